@@ -1,0 +1,44 @@
+"""nnscratch: a deep-learning framework on NumPy with every gradient derived by hand."""
+
+from . import functional
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .backend import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    manual_seed,
+    set_default_dtype,
+)
+from .methods import bind_tensor_methods
+from .tensor import (
+    Tensor,
+    arange,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+bind_tensor_methods()
+
+from . import tools  # noqa: E402 - tools use Tensor's bound operators
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "arange", "bool_", "enable_grad", "float16", "float32", "float64", "full",
+    "full_like", "functional", "get_default_dtype", "int32", "int64", "is_grad_enabled",
+    "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like",
+    "set_default_dtype", "tensor", "tools", "zeros", "zeros_like",
+]

@@ -1,0 +1,182 @@
+"""Reverse-mode automatic differentiation: grad mode and the backward engine.
+
+A tensor made by an op remembers its parents and a `_backward` closure that maps the
+gradient of the op's output to the gradients of its inputs. `backward` walks that graph
+once, children before parents, and hands each closure the sum of the gradients that
+reached its output. This module knows tensors only by those attributes, so it does not
+import `tensor.py` (which imports it).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+# Read by `tensor.record` on every op, so it is a plain module global.
+_grad_enabled = True
+
+
+class _GradMode:
+    """Context manager and decorator that sets whether ops record the graph."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.previous: list[bool] = []
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous.append(_grad_enabled)
+        _grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self.previous.pop()
+        return False
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return function(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Record nothing inside: `with ns.no_grad(): ...` or `@ns.no_grad()`."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Record again inside a `no_grad` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph right now."""
+    return _grad_enabled
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` down to `shape`, undoing NumPy broadcasting of a forward input.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so the
+    gradient of that input is the sum of the gradients of all its copies.
+    """
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _freed_backward(grad):
+    raise RuntimeError(
+        "backward through a part of the graph that an earlier backward() already freed: "
+        "its saved arrays are gone. Pass retain_graph=True to the first backward() "
+        "to backpropagate through the same graph twice."
+    )
+
+
+def topological_order(root) -> list:
+    """Tensors that need a gradient, each after all of its parents (iterative DFS)."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _store_leaf_grad(tensor, grad, handed_out: set) -> None:
+    """Accumulate into `tensor.grad`, which must own its array (optimizers edit it in place)."""
+    if not isinstance(grad, np.ndarray) and np.isscalar(grad):
+        grad = np.asarray(grad)
+    if tensor.grad is None:
+        # One closure may return the same array for two inputs (add does), and views or
+        # broadcasts are not ours to write: copy those, take fresh arrays as they are.
+        flags = getattr(grad, "flags", None)
+        owned = flags is not None and flags.owndata and getattr(flags, "writeable", True)
+        if not owned or id(grad) in handed_out:
+            grad = grad.copy()
+        handed_out.add(id(grad))
+        tensor.grad = grad
+    else:
+        tensor.grad += grad
+
+
+def backward(root, grad=None, retain_graph: bool = False) -> None:
+    """Fill `.grad` of every leaf that `root` depends on with d(root)/d(leaf) (times grad)."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: no input of the "
+            "computation had requires_grad=True (or it ran under no_grad())"
+        )
+    data = root.data
+    if grad is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a scalar output, got shape "
+                f"{tuple(data.shape)}; pass grad= with that shape, e.g. y.backward(ones_like(y))"
+            )
+        grad = np.ones_like(data) if isinstance(data, np.ndarray) else data * 0 + 1
+    else:
+        grad = getattr(grad, "data", grad)
+        grad = np.array(grad, dtype=data.dtype) if isinstance(data, np.ndarray) else grad.copy()
+        if grad.shape != data.shape:
+            raise ValueError(
+                f"backward(grad): grad must have the output's shape {tuple(data.shape)}, "
+                f"got {tuple(grad.shape)}"
+            )
+
+    grads = {id(root): grad}
+    handed_out: set[int] = set()
+    for node in reversed(topological_order(root)):
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        node_backward = node._backward
+        if node_backward is None:  # a leaf: the gradient stops here
+            _store_leaf_grad(node, grad, handed_out)
+            continue
+        if node._retains_grad:
+            _store_leaf_grad(node, grad, handed_out)
+        parent_grads = node_backward(grad)
+        for parent, parent_grad in zip(node._parents, parent_grads):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            target = parent.data
+            if parent_grad.shape != target.shape:
+                parent_grad = unbroadcast(parent_grad, target.shape)
+                if parent_grad.shape != target.shape:
+                    raise RuntimeError(
+                        f"internal: op '{node._op}' returned a gradient of shape "
+                        f"{parent_grad.shape} for an input of shape {target.shape}"
+                    )
+            if parent_grad.dtype != target.dtype:
+                parent_grad = parent_grad.astype(target.dtype)
+            key = id(parent)
+            previous = grads.get(key)
+            # Out of place: `previous` may be an array another closure still refers to.
+            grads[key] = parent_grad if previous is None else previous + parent_grad
+        if not retain_graph:
+            node._backward = _freed_backward
+            node._parents = ()

@@ -1,0 +1,95 @@
+"""Every differentiable op of nnscratch, each with its hand-derived backward beside it.
+
+Names, argument names and semantics follow torch.nn.functional and torch.<op>.
+"""
+
+from .activation import (
+    bru,
+    elu,
+    gelu,
+    identity,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    sparsemax,
+    step,
+    tanh,
+)
+from .dropout import dropout
+from .elementwise import (
+    abs,
+    add,
+    clamp,
+    clip,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    sqrt,
+    sub,
+    to,
+    where,
+)
+from .linalg import linear, matmul
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    categorical_cross_entropy,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
+from .reduction import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
+)
+from .shape import (
+    broadcast_to,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    expand,
+    flatten,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+)
+
+__all__ = [
+    "abs", "add", "amax", "amin", "argmax", "argmin", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "broadcast_to", "bru", "cat", "categorical_cross_entropy",
+    "chunk", "clamp", "clip", "concat", "concatenate", "cross_entropy", "div", "dropout", "elu",
+    "exp", "expand", "flatten", "gelu", "getitem", "huber_loss", "identity", "l1_loss",
+    "leaky_relu", "linear", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mse_loss", "mul", "neg", "nll_loss", "pad", "permute", "pow",
+    "relu", "reshape", "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt",
+    "squeeze", "stack", "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze",
+    "var", "view", "where",
+]

@@ -1,0 +1,92 @@
+"""Helpers shared by the ops: turning constants into tensors, checking arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, _init_fields
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def constant(value, like: Tensor | None = None) -> Tensor:
+    """Wrap a number or array as a tensor that needs no gradient.
+
+    A Python number takes the dtype of `like` (so `x * 2` stays float32, as in PyTorch);
+    an array keeps its own dtype.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)) and like is not None:
+        dtype = like.data.dtype
+        if isinstance(value, float) and dtype.kind != "f":
+            dtype = backend.get_default_dtype()
+        xp = backend.array_module(like.data)
+        data = xp.asarray(value, dtype=dtype)
+    elif hasattr(value, "dtype") and hasattr(value, "shape"):
+        data = value
+    else:
+        data = np.asarray(value)
+        if data.dtype.kind == "f":
+            data = data.astype(backend.get_default_dtype())
+    out = Tensor.__new__(Tensor)
+    _init_fields(out, data, False)
+    return out
+
+
+def tensors(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as tensors (a constant takes the other's dtype)."""
+    if not isinstance(a, Tensor):
+        a = constant(a, b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = constant(b, a)
+    return a, b
+
+
+def check_reduction(reduction: str, op: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def reduce_loss(loss_data, reduction: str):
+    """Reduce per-element losses; returns (value, scale of d(value)/d(element))."""
+    if reduction == "mean":
+        return loss_data.mean(), 1.0 / max(loss_data.size, 1)
+    if reduction == "sum":
+        return loss_data.sum(), 1.0
+    return loss_data, 1.0
+
+
+def normalize_axes(dim, ndim: int) -> tuple[int, ...] | None:
+    """dim as a tuple of non-negative axes (None means all axes)."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
+        axes.append(int(d) % max(ndim, 1))
+    return tuple(axes)
+
+
+def pick_dim(dim, axis, default=None):
+    """PyTorch's `dim` with NumPy's `axis` accepted as an alias."""
+    if axis is not None:
+        if dim is not None and dim != axis:
+            raise TypeError("pass either dim or axis, not both")
+        return axis
+    return default if dim is None else dim
+
+
+def pick_keepdim(keepdim: bool, keepdims: bool | None) -> bool:
+    return keepdim if keepdims is None else bool(keepdims)
+
+
+def check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{op}: target must have the input's shape {tuple(input.shape)}, "
+            f"got {tuple(target.shape)}"
+        )

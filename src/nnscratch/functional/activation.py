@@ -1,0 +1,248 @@
+"""Activation functions: elementwise nonlinearities and the normalisers softmax,
+log_softmax and sparsemax. x: any shape; the output has x's shape."""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..tensor import Tensor, record
+from ._common import normalize_axes
+from ._special import erfc
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def sigmoid_array(x):
+    """1 / (1 + e^-x) without overflow: e^-|x| is at most 1 on both branches."""
+    xp = backend.array_module(x)
+    e = xp.exp(-xp.abs(x))
+    d = 1 / (1 + e)
+    return xp.where(x >= 0, d, e * d)
+
+
+def step(input: Tensor) -> Tensor:
+    """Heaviside step: 1 where x > 0, else 0 (the perceptron's activation). No gradient.
+
+    Its derivative is 0 everywhere except at 0, where it does not exist, so backpropagation
+    would pass no signal through it: networks trained by gradient descent use a smooth
+    or piecewise-linear activation instead (sigmoid, ReLU, ...).
+    """
+    return Tensor((input.data > 0).astype(input.data.dtype))
+
+
+def identity(input: Tensor) -> Tensor:
+    """x unchanged (the linear activation of a regression output). d/dx = g."""
+
+    def backward(g):
+        return (g,)
+
+    return record(input.data, (input,), backward, "identity")
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x), stable for any x. d/dx = g * y * (1 - y)."""
+    out = sigmoid_array(input.data)
+
+    def backward(g):
+        return (g * out * (1 - out),)
+
+    return record(out, (input,), backward, "sigmoid")
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent. d/dx = g * (1 - y^2)."""
+    xp = backend.array_module(input.data)
+    out = xp.tanh(input.data)
+
+    def backward(g):
+        return (g * (1 - out * out),)
+
+    return record(out, (input,), backward, "tanh")
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0). d/dx = g where x > 0, else 0."""
+    xp = backend.array_module(input.data)
+    x = input.data
+
+    def backward(g):
+        return (g * (x > 0),)
+
+    return record(xp.maximum(x, 0), (input,), backward, "relu")
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x. d/dx = g, or g * negative_slope where x <= 0."""
+    xp = backend.array_module(input.data)
+    x = input.data
+    positive = x > 0
+
+    def backward(g):
+        return (xp.where(positive, g, g * negative_slope),)
+
+    return record(xp.where(positive, x, x * negative_slope), (input,), backward, "leaky_relu")
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha (e^x - 1). d/dx = g, or g * (y + alpha) where x <= 0."""
+    xp = backend.array_module(input.data)
+    x = input.data
+    positive = x > 0
+    out = xp.where(positive, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(g):
+        return (xp.where(positive, g, g * (out + alpha)),)
+
+    return record(out, (input,), backward, "elu")
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF; approximate='tanh' uses
+    Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2.
+
+    exact: d/dx = g * (Phi(x) + x * phi(x)), phi the normal density e^(-x^2/2) / sqrt(2 pi).
+    tanh:  d/dx = g * ((1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2).
+    """
+    xp = backend.array_module(input.data)
+    x = input.data
+    if approximate == "none":
+        cdf = 0.5 * erfc(x * -_INV_SQRT_2)  # erfc keeps Phi accurate for very negative x
+
+        def backward(g):
+            return (g * (cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))),)
+
+        return record(x * cdf, (input,), backward, "gelu")
+    if approximate == "tanh":
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+
+        def backward_tanh(g):
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner),)
+
+        return record(0.5 * x * (1 + t), (input,), backward_tanh, "gelu")
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor) -> Tensor:
+    """x * sigmoid(x) (also called swish). d/dx = g * s * (1 + x (1 - s)), s = sigmoid(x)."""
+    x = input.data
+    s = sigmoid_array(x)
+
+    def backward(g):
+        return (g * (s * (1 + x * (1 - s))),)
+
+    return record(x * s, (input,), backward, "silu")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch).
+
+    d/dx = g * sigmoid(beta x), or g where beta x > threshold.
+    """
+    xp = backend.array_module(input.data)
+    x = input.data
+    bx = x * beta
+    linear = bx > threshold
+    out = xp.where(linear, x, xp.log1p(xp.exp(xp.minimum(bx, threshold))) / beta)
+
+    def backward(g):
+        return (xp.where(linear, g, g * sigmoid_array(bx)),)
+
+    return record(out, (input,), backward, "softplus")
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """e^x / sum(e^x) along `dim`, with the max subtracted first so e^x cannot overflow.
+
+    d/dx = y * (g - sum(g * y)) along dim (the Jacobian diag(y) - y y^T applied to g).
+    """
+    xp = backend.array_module(input.data)
+    (axis,) = normalize_axes(dim, input.ndim)
+    x = input.data
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    out = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g):
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+    return record(out, (input,), backward, "softmax")
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """x - logsumexp(x) along `dim`, stable for any x. d/dx = g - softmax(x) * sum(g)."""
+    xp = backend.array_module(input.data)
+    (axis,) = normalize_axes(dim, input.ndim)
+    x = input.data
+    shifted = x - x.max(axis=axis, keepdims=True)
+    out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return record(out, (input,), backward, "log_softmax")
+
+
+def sparsemax(input: Tensor, dim: int = -1) -> Tensor:
+    """Euclidean projection of x onto the probability simplex along `dim` (Martins &
+    Astudillo, 2016): y = max(x - tau, 0), tau chosen so y sums to 1. Unlike softmax it
+    gives exact zeros.
+
+    d/dx = s * (g - sum(g * s) / sum(s)), s = 1 where y > 0 (the support), else 0.
+    """
+    xp = backend.array_module(input.data)
+    (axis,) = normalize_axes(dim, input.ndim)
+    z = xp.moveaxis(input.data, axis, -1)
+    ranked = -xp.sort(-z, axis=-1)  # descending
+    k = xp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    cumulative = xp.cumsum(ranked, axis=-1)
+    # The support is the k largest entries with 1 + k z_(k) > sum of those k entries.
+    support_size = (1 + k * ranked > cumulative).sum(axis=-1, keepdims=True)
+    tau = (xp.take_along_axis(cumulative, support_size - 1, axis=-1) - 1) / support_size
+    out = xp.moveaxis(xp.maximum(z - tau, 0), -1, axis)
+
+    def backward(g):
+        support = out > 0
+        mean_g = (g * support).sum(axis=axis, keepdims=True) / support.sum(
+            axis=axis, keepdims=True
+        )
+        return (support * (g - mean_g),)
+
+    return record(out, (input,), backward, "sparsemax")
+
+
+def bru(input: Tensor, r: float = 2.0, mode: str = "exponential") -> Tensor:
+    """Bionodal root unit (Bhumbra, 2018, arXiv 1804.11237): a ReLU shaped like a real
+    neurone's input-output curve, rising as a root instead of a straight line.
+
+    mode 'exponential' (ERU): x >= 0: (r^2 x + 1)^(1/r) - 1/r;  x < 0: e^(r x) - 1/r.
+    mode 'odd' (ORU):         sign(x) * ((r^2 |x| + 1)^(1/r) - 1).
+    Both branches meet at 0 with slope r; exponential mode with r = 1 is ELU.
+
+    d/dx = g * r (r^2 |x| + 1)^(1/r - 1) on root branches, g * r e^(r x) on the exponential.
+    """
+    if r <= 0:
+        raise ValueError(f"bru: r must be positive, got {r}")
+    if mode not in ("exponential", "odd"):
+        raise ValueError(f"bru: mode must be 'exponential' or 'odd', got {mode!r}")
+    xp = backend.array_module(input.data)
+    x = input.data
+    r2, inv_r = r * r, 1.0 / r
+    root_base = r2 * xp.abs(x) + 1  # r^2 |x| + 1: the root branch's argument
+    root = root_base**inv_r
+    if mode == "odd":
+        out = xp.sign(x) * (root - 1)
+    else:
+        negative = x < 0
+        exp_branch = xp.exp(r * xp.minimum(x, 0))
+        out = xp.where(negative, exp_branch, root) - inv_r
+
+    def backward(g):
+        root_slope = r * root / root_base  # r (r^2|x| + 1)^(1/r - 1)
+        if mode == "odd":
+            return (g * root_slope,)
+        return (g * xp.where(negative, r * exp_branch, root_slope),)
+
+    return record(out, (input,), backward, "bru")

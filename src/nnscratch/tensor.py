@@ -1,0 +1,306 @@
+"""Tensor: an array, its gradient, and the link to the op that made it; plus constructors.
+
+Arithmetic operators and methods such as `x.sum()` are not defined here: they are bound
+to the ops of `functional/` by `methods.py` at package import, so that this file and the
+ops do not import each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import autograd, backend
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and carry a gradient.
+
+    data: the array (numpy.ndarray, or cupy.ndarray on a GPU)
+    grad: d(loss)/d(self) after `backward()`, an array of `data`'s shape, or None
+    requires_grad: whether ops on this tensor are recorded for backpropagation
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retains_grad")
+
+    # NumPy must not treat a Tensor as an array of objects: `ndarray + tensor` calls
+    # Tensor.__radd__ instead, so the result is a Tensor with the graph recorded.
+    __array_ufunc__ = None
+    # Comparisons return tensors, so identity is what hashes (as in PyTorch).
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = as_array(data, dtype)
+        self.grad = None
+        self.requires_grad = False
+        self._parents = ()
+        self._backward = None
+        self._op = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # --- properties ---------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by a recorded op."""
+        return self._backward is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        """Name of the op that made this tensor, None for leaves."""
+        return self._op
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    # --- conversion ---------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared, not copied, on the CPU)."""
+        return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with one element, got shape {tuple(self.data.shape)}"
+            )
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory, requires no grad)."""
+        out = Tensor.__new__(Tensor)
+        _init_fields(out, self.data, False)
+        return out
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Start (or stop) recording ops on this leaf; returns self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_ can only change leaf tensors; use detach() first")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` of this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if not self.is_leaf:
+            self._retains_grad = True
+
+    # --- autograd -----------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor: leaves' `.grad` += d(self)/d(leaf) (times grad)."""
+        autograd.backward(self, grad, retain_graph)
+
+    # --- Python protocol ----------------------------------------------------------
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.numpy(), separator=", ", prefix="tensor(", threshold=200, edgeitems=3
+        )
+        extras = []
+        if self.data.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._op is not None:
+            extras.append(f"grad_fn=<{self._op}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+def _init_fields(tensor: Tensor, data, requires_grad: bool) -> None:
+    tensor.data = data
+    tensor.grad = None
+    tensor.requires_grad = requires_grad
+    tensor._parents = ()
+    tensor._backward = None
+    tensor._op = None
+    tensor._retains_grad = False
+
+
+def record(data, parents: tuple, backward, op: str) -> Tensor:
+    """Wrap an op's output array; if any parent needs a gradient, remember how to get it.
+
+    backward: maps d(loss)/d(output) to a tuple of d(loss)/d(parent), one per parent
+    (None where a parent needs no gradient). It must not modify its argument in place.
+    """
+    if isinstance(data, np.generic):  # NumPy reductions of 0-d arrays return scalars
+        data = np.asarray(data)
+    out = Tensor.__new__(Tensor)
+    _init_fields(out, data, False)
+    if autograd._grad_enabled:
+        for parent in parents:
+            if parent.requires_grad:
+                out.requires_grad = True
+                out._parents = parents
+                out._backward = backward
+                out._op = op
+                break
+    return out
+
+
+def as_array(data, dtype=None):
+    """Convert data (array, Tensor, number or nested list) to an array of a sensible dtype.
+
+    Python floats become the default dtype (float32), ints int64, bools bool; arrays keep
+    their dtype unless `dtype` is given. The result never shares memory with `data`.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    xp = backend.array_module(data)
+    if hasattr(data, "dtype") and hasattr(data, "shape"):
+        return xp.array(data, dtype=dtype, copy=True)
+    array = np.array(data, dtype=dtype)
+    if dtype is None:
+        kind = array.dtype.kind
+        if kind == "f":
+            array = array.astype(backend.get_default_dtype(), copy=False)
+        elif kind in "iu":
+            array = array.astype(np.int64, copy=False)
+        elif kind != "b":
+            raise TypeError(
+                f"tensor() expects numbers, nested lists of numbers or arrays, got "
+                f"{type(data).__name__} of dtype {array.dtype}"
+            )
+    return array
+
+
+# --- constructors -------------------------------------------------------------------
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A new leaf tensor holding a copy of `data` (numbers, nested lists or an array)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _shape_of(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+        raise ValueError(f"a shape must be non-negative ints, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def _float_dtype(dtype) -> np.dtype:
+    return backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def _leaf(data, requires_grad: bool) -> Tensor:
+    out = Tensor.__new__(Tensor)
+    _init_fields(out, data, False)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: zeros(2, 3) or zeros((2, 3))."""
+    return _leaf(np.zeros(_shape_of(shape), _float_dtype(dtype)), requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: ones(2, 3) or ones((2, 3))."""
+    return _leaf(np.ones(_shape_of(shape), _float_dtype(dtype)), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` filled with `fill_value`."""
+    if dtype is None and isinstance(fill_value, (bool, int, np.integer)):
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
+    shape = _shape_of(shape if isinstance(shape, (tuple, list)) else (shape,))
+    return _leaf(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Samples of the standard normal distribution, from the seeded generator."""
+    dtype = _float_dtype(dtype)
+    data = backend.generator().standard_normal(_shape_of(shape), dtype=_rng_dtype(dtype))
+    return _leaf(data.astype(dtype, copy=False), requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Samples of the uniform distribution on [0, 1), from the seeded generator."""
+    dtype = _float_dtype(dtype)
+    data = backend.generator().random(_shape_of(shape), dtype=_rng_dtype(dtype))
+    return _leaf(data.astype(dtype, copy=False), requires_grad)
+
+
+def _rng_dtype(dtype: np.dtype) -> np.dtype:
+    # NumPy's generator draws float32 and float64 only.
+    return dtype if dtype in (backend.float32, backend.float64) else backend.float64
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, end): int64 for int arguments, else the default float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        all_ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if all_ints else backend.get_default_dtype()
+    return _leaf(np.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.ones(t.shape, dtype or t.dtype), requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
