@@ -1,0 +1,77 @@
+"""Shared test helpers: run an op in nnscratch and in PyTorch on the same data and compare
+forward values and backward gradients, and a float64 gradient check."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import nnscratch as ns
+
+# (rtol, atol) per dtype for comparing with PyTorch.
+TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (2e-5, 2e-6)}
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def pair(array, dtype=np.float64, requires_grad=True):
+    """The same values as an nnscratch tensor and a torch tensor (separate memory)."""
+    array = np.asarray(array)
+    if array.dtype.kind == "f":
+        array = array.astype(dtype)
+    grad = requires_grad and array.dtype.kind == "f"
+    return (ns.tensor(array.copy(), requires_grad=grad),
+            torch.tensor(array.copy(), requires_grad=grad))
+
+
+def assert_close(ours, theirs, dtype=np.float64, what="value", scale=1.0):
+    rtol, atol = TOLERANCES[np.dtype(dtype).type]
+    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
+    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+def compare_with_torch(ns_fn, torch_fn, arrays, dtype=np.float64, requires_grad=None,
+                       seed: int = 1, scale: float = 1.0):
+    """Forward and backward of ns_fn and torch_fn on the same inputs must agree.
+
+    arrays: the inputs as NumPy arrays (float arrays are cast to `dtype`, others kept).
+    requires_grad: which inputs need gradients (default: every float input).
+    The outputs are projected on the same random weights before backward, so every entry
+    of the Jacobian takes part. Returns the two outputs.
+    """
+    if requires_grad is None:
+        requires_grad = [np.asarray(a).dtype.kind == "f" for a in arrays]
+    pairs = [pair(a, dtype, rg) for a, rg in zip(arrays, requires_grad)]
+    ours = ns_fn(*[p[0] for p in pairs])
+    theirs = torch_fn(*[p[1] for p in pairs])
+    assert_close(ours, theirs, dtype, "forward", scale)
+    assert ours.dtype == np.dtype(dtype), f"forward dtype {ours.dtype}, expected {dtype}"
+    if not any(requires_grad):
+        return ours, theirs
+    weights = rng(seed).standard_normal(ours.shape).astype(dtype)
+    (ours * ns.tensor(weights)).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    for i, ((a, b), rg) in enumerate(zip(pairs, requires_grad)):
+        if not rg:
+            continue
+        their_grad = b.grad if b.grad is not None else torch.zeros_like(b)
+        assert a.grad is not None, f"input {i} got no gradient"
+        assert a.grad.dtype == np.dtype(dtype), f"grad {i} dtype {a.grad.dtype}"
+        assert_close(a.grad, their_grad, dtype, f"gradient of input {i}", scale)
+    return ours, theirs
+
+
+def check_gradient(fn, arrays, requires_grad=None, **tolerances):
+    """float64 central-difference check of fn's backward for the given inputs."""
+    if requires_grad is None:
+        requires_grad = [np.asarray(a).dtype.kind == "f" for a in arrays]
+    inputs = [
+        ns.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) if rg
+        else ns.tensor(np.asarray(a))
+        for a, rg in zip(arrays, requires_grad)
+    ]
+    assert ns.tools.gradcheck(fn, inputs, **tolerances)
