@@ -49,6 +49,7 @@ from .loss import (
     mse_loss,
     nll_loss,
 )
+from .normalization import batch_norm, layer_norm
 from .reduction import (
     amax,
     amin,
@@ -83,13 +84,14 @@ from .shape import (
 )
 
 __all__ = [
-    "abs", "add", "amax", "amin", "argmax", "argmin", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "broadcast_to", "bru", "cat", "categorical_cross_entropy",
-    "chunk", "clamp", "clip", "concat", "concatenate", "cross_entropy", "div", "dropout", "elu",
-    "exp", "expand", "flatten", "gelu", "getitem", "huber_loss", "identity", "l1_loss",
-    "leaky_relu", "linear", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "mse_loss", "mul", "neg", "nll_loss", "pad", "permute", "pow",
-    "relu", "reshape", "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt",
-    "squeeze", "stack", "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze",
-    "var", "view", "where",
+    "abs", "add", "amax", "amin", "argmax", "argmin", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "broadcast_to", "bru", "cat",
+    "categorical_cross_entropy", "chunk", "clamp", "clip", "concat", "concatenate",
+    "cross_entropy", "div", "dropout", "elu", "exp", "expand", "flatten", "gelu", "getitem",
+    "huber_loss", "identity", "l1_loss", "layer_norm", "leaky_relu", "linear", "log",
+    "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
+    "mse_loss", "mul", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape",
+    "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt", "squeeze", "stack",
+    "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "var", "view",
+    "where",
 ]

@@ -1,0 +1,149 @@
+"""Normalization layers as coarse ops: one forward, one hand-derived backward each."""
+
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Tensor, record
+
+
+def _channel_view(v, ndim: int):
+    """A per-channel vector (C,) shaped to broadcast against (N, C, *)."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization over every axis but the channel axis 1, as PyTorch.
+
+    x: (N, C) or (N, C, *); running_mean, running_var, weight, bias: (C,).
+    Training: x_hat = (x - mean) / sqrt(var + eps) with the batch's statistics (biased
+    var), y = weight * x_hat + bias, and the running statistics move by `momentum`
+    towards the batch's (the running var with the unbiased batch var). Evaluation: the
+    running statistics are used instead and stay unchanged.
+    Training gradient, per channel over its m values:
+      d/dx = weight / (m * std) * (m g - sum(g) - x_hat * sum(g * x_hat)),
+      d/dweight = sum(g * x_hat), d/dbias = sum(g).
+    Evaluation: d/dx = g * weight / sqrt(running_var + eps).
+    """
+    x = input.data
+    xp = backend.array_module(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(x.shape)}")
+    channels = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({channels},) for input of shape "
+                f"{tuple(x.shape)}, got {tuple(t.shape)}"
+            )
+    axes = (0,) + tuple(range(2, x.ndim))
+    count = x.size // channels
+    use_batch = training or running_mean is None
+    if use_batch:
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: training needs more than one value per channel, got input of "
+                f"shape {tuple(x.shape)}"
+            )
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        if training and running_mean is not None:
+            running_mean.data *= 1 - momentum
+            running_mean.data += momentum * mean.reshape(-1)
+            running_var.data *= 1 - momentum
+            running_var.data += (momentum * count / (count - 1)) * var.reshape(-1)
+    else:
+        centered = x - _channel_view(running_mean.data, x.ndim)
+        var = _channel_view(running_var.data, x.ndim)
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat = centered * inv_std
+    gamma = None if weight is None else _channel_view(weight.data, x.ndim)
+    out = x_hat if gamma is None else x_hat * gamma
+    if bias is not None:
+        out = out + _channel_view(bias.data, x.ndim)
+
+    def backward(g):
+        g_sum = g.sum(axis=axes, keepdims=True)
+        gx_sum = (g * x_hat).sum(axis=axes, keepdims=True)
+        grad_x = None
+        if input.requires_grad:
+            scale = inv_std if gamma is None else inv_std * gamma
+            if use_batch:  # the batch statistics depend on x too
+                grad_x = scale * (g - (g_sum + x_hat * gx_sum) / count)
+            else:
+                grad_x = g * scale
+        grads = [grad_x]
+        if weight is not None:
+            grads.append(gx_sum.reshape(-1))
+        if bias is not None:
+            grads.append(g_sum.reshape(-1))
+        return tuple(grads)
+
+    parents = (input,) + tuple(t for t in (weight, bias) if t is not None)
+    return record(out, parents, backward, "batch_norm")
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each sample over its last len(normalized_shape) axes, as PyTorch.
+
+    x: (*, *normalized_shape); weight, bias: normalized_shape.
+    x_hat = (x - mean) / sqrt(var + eps) per sample (biased var), y = weight * x_hat + bias.
+    With h = g * weight and means over the normalized axes:
+      d/dx = (h - mean(h) - x_hat * mean(h * x_hat)) / sqrt(var + eps),
+      d/dweight = sum over samples of g * x_hat, d/dbias = sum over samples of g.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    x = input.data
+    xp = backend.array_module(x)
+    if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
+        raise ValueError(
+            f"layer_norm: expected input of shape (*, {', '.join(map(str, shape))}), "
+            f"got {tuple(x.shape)}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    lead = tuple(range(x.ndim - len(shape)))
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat = centered * inv_std
+    out = x_hat if weight is None else x_hat * weight.data
+    if bias is not None:
+        out = out + bias.data
+
+    def backward(g):
+        grads = []
+        if input.requires_grad:
+            h = g if weight is None else g * weight.data
+            h_mean = h.mean(axis=axes, keepdims=True)
+            hx_mean = (h * x_hat).mean(axis=axes, keepdims=True)
+            grads.append((h - h_mean - x_hat * hx_mean) * inv_std)
+        else:
+            grads.append(None)
+        if weight is not None:
+            grads.append((g * x_hat).sum(axis=lead) if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(g.sum(axis=lead) if bias.requires_grad else None)
+        return tuple(grads)
+
+    parents = (input,) + tuple(t for t in (weight, bias) if t is not None)
+    return record(out, parents, backward, "layer_norm")

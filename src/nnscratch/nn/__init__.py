@@ -1,0 +1,44 @@
+"""Modules, layers, losses, initializers and regularization (PyTorch's names)."""
+
+from . import init, utils
+from .activation import (
+    BRU,
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Sparsemax,
+    Step,
+    Tanh,
+)
+from .containers import ModuleDict, ModuleList, Sequential
+from .dropout import Dropout
+from .linear import Flatten, Identity, Linear, Unflatten
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CategoricalCrossEntropy,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from .module import Module
+from .normalization import BatchNorm1d, LayerNorm
+from .parameter import Parameter
+from .regularization import penalty
+
+__all__ = [
+    "BRU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CategoricalCrossEntropy",
+    "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss", "Identity",
+    "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU",
+    "Sigmoid", "Softmax", "Softplus", "Sparsemax", "Step", "Tanh", "Unflatten", "init",
+    "penalty", "utils",
+]

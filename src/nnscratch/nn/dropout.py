@@ -1,0 +1,27 @@
+"""Dropout as a layer: active in training mode only."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability p while training, scaling survivors by 1/(1-p).
+
+    p is the drop rate, as in PyTorch. Texts that write dropout with a keep rate q (the
+    nnfs book's `rate` becomes `1 - rate` inside its layer) mean p = 1 - q. In eval mode
+    the layer is the identity: the scaling during training already keeps expectations.
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p is a drop probability in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

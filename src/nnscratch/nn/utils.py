@@ -1,0 +1,45 @@
+"""Gradient clipping, applied between backward() and the optimizer's step()."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def _with_grads(parameters) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    """Scale all gradients together so their joint norm is at most max_norm; returns the
+    norm before clipping. The direction of the update is kept, only its length shrinks."""
+    params = _with_grads(parameters)
+    if not params:
+        return Tensor(np.zeros((), dtype=np.float32))
+    norm_type = float(norm_type)
+    if math.isinf(norm_type):
+        total = max(float(np.abs(p.grad).max()) for p in params)
+    else:
+        total = sum(float((np.abs(p.grad) ** norm_type).sum()) for p in params) ** (1 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
+            "set error_if_nonfinite=False to clip anyway"
+        )
+    coefficient = max_norm / (total + 1e-6)
+    if coefficient < 1:
+        for p in params:
+            p.grad *= coefficient
+    return Tensor(np.asarray(total, dtype=params[0].grad.dtype))
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clip every gradient element into [-clip_value, clip_value], in place."""
+    for p in _with_grads(parameters):
+        np.clip(p.grad, -clip_value, clip_value, out=p.grad)

@@ -1,0 +1,147 @@
+"""Optimizer: parameter groups with per-group options, zero_grad, step, state_dict."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base of every optimizer. Subclasses define `step()` and keep per-parameter state
+    (momentum buffers, running averages) in `self.state[param]`, allocated once and
+    updated in place.
+
+    params: an iterable of tensors, or of dicts {'params': [...], option: value} to give
+    groups their own options (e.g. a smaller lr for some layers).
+    defaults: every option the optimizer takes, with its default value.
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict] = {}
+        self.param_groups: list[dict] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params must be an iterable of tensors or of dicts, got a single Tensor; "
+                "pass model.parameters() or [tensor]"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict) -> None:
+        """Add a group of parameters with its own options (missing ones take the defaults)."""
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}: unknown option(s) {sorted(unknown)}; "
+                f"options are {sorted(self.defaults)}"
+            )
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: a parameter group has no parameters")
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__} can only optimize tensors, got {type(p).__name__}"
+                )
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: a parameter does not require grad")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        full = {**self.defaults, **group, "params": params}
+        self._check_options(full)
+        self.param_groups.append(full)
+
+    def _check_options(self, group: dict) -> None:
+        """Reject impossible option values; subclasses extend it."""
+        lr = group.get("lr")
+        if lr is not None and (not isinstance(lr, (int, float)) or lr < 0):
+            raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r}")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: set them to None (default, frees memory) or to zero."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def step(self):
+        """Update every parameter that has a gradient once."""
+        raise TypeError(f"{type(self).__name__} does not define step()")
+
+    # --- saving and resuming ----------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Options and state as plain data; parameters are named by their index in order."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            entry = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            entry["params"] = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                entry["params"].append(index[id(p)])
+            groups.append(entry)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {
+                        k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                        for k, v in self.state[p].items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore options and state saved by `state_dict()` from the same parameters."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state has {len(groups)} parameter groups, optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        params = [p for g in self.param_groups for p in g["params"]]
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"loaded parameter group has {len(saved['params'])} parameters, "
+                    f"optimizer's has {len(group['params'])}"
+                )
+        for index, values in state_dict["state"].items():
+            p = params[int(index)]
+            for k, v in values.items():
+                if isinstance(v, np.ndarray) and v.shape != p.shape and v.ndim:
+                    raise ValueError(
+                        f"state {k!r} of parameter {index} has shape {v.shape}, "
+                        f"parameter has {p.shape}"
+                    )
+        self.state = {}
+        for index, values in state_dict["state"].items():
+            p = params[int(index)]
+            self.state[p] = {
+                k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) and v.ndim
+                    else copy.deepcopy(v))
+                for k, v in values.items()
+            }
+        for saved, group in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = copy.deepcopy(v)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
