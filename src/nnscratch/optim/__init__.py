@@ -1,0 +1,6 @@
+"""Optimizers (PyTorch's names and semantics) and learning-rate schedules."""
+
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD"]
