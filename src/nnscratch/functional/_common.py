@@ -41,6 +41,14 @@ def tensors(a, b) -> tuple[Tensor, Tensor]:
         a = constant(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = constant(b, a)
+    # PyTorch's rule, not NumPy's: an integer or bool operand takes the floating
+    # operand's dtype (NumPy would promote int64 with float32 to float64).
+    kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+    if kind_a != kind_b:
+        if kind_a == "f" and kind_b in "iub":
+            b = constant(b.data.astype(a.data.dtype))
+        elif kind_b == "f" and kind_a in "iub":
+            a = constant(a.data.astype(b.data.dtype))
     return a, b
 
 

@@ -11,6 +11,17 @@ from ..tensor import Tensor, record
 from ._common import constant, tensors
 
 
+def _float_of_ints(out, *inputs):
+    """`out` in the default float dtype where only integer (or bool) inputs made it.
+
+    NumPy gives float64 for true division, exp, log and sqrt of integers; PyTorch gives
+    its default dtype, and so must we, or `arange(n) / n` would turn a model float64.
+    """
+    if out.dtype.kind == "f" and all(t.data.dtype.kind in "iub" for t in inputs):
+        return out.astype(backend.get_default_dtype(), copy=False)
+    return out
+
+
 def add(input, other) -> Tensor:
     """input + other (broadcast). d/d input = g, d/d other = g."""
     a, b = tensors(input, other)
@@ -47,7 +58,7 @@ def mul(input, other) -> Tensor:
 def div(input, other) -> Tensor:
     """input / other (broadcast). d/d input = g / other, d/d other = -g * out / other."""
     a, b = tensors(input, other)
-    out = a.data / b.data
+    out = _float_of_ints(a.data / b.data, a, b)
 
     def backward(g):
         grad_a = g / b.data if a.requires_grad else None
@@ -107,7 +118,7 @@ def pow(input, exponent) -> Tensor:  # noqa: A001 - PyTorch's name
 def exp(input: Tensor) -> Tensor:
     """e^input. d/d input = g * out."""
     xp = backend.array_module(input.data)
-    out = xp.exp(input.data)
+    out = _float_of_ints(xp.exp(input.data), input)
 
     def backward(g):
         return (g * out,)
@@ -122,13 +133,13 @@ def log(input: Tensor) -> Tensor:
     def backward(g):
         return (g / input.data,)
 
-    return record(xp.log(input.data), (input,), backward, "log")
+    return record(_float_of_ints(xp.log(input.data), input), (input,), backward, "log")
 
 
 def sqrt(input: Tensor) -> Tensor:
     """Square root. d/d input = g / (2 * out)."""
     xp = backend.array_module(input.data)
-    out = xp.sqrt(input.data)
+    out = _float_of_ints(xp.sqrt(input.data), input)
 
     def backward(g):
         return (g / (2 * out),)

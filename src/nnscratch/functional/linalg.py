@@ -35,10 +35,11 @@ def matmul(input, other) -> Tensor:
         # Give vectors their matrix shape, so one formula covers every case.
         x2 = x[None, :] if x.ndim == 1 else x
         w2 = w[:, None] if w.ndim == 1 else w
-        if x.ndim == 1:
-            g = xp.expand_dims(g, -2)
+        # Column axis first: for vector @ vector g is 0-d, which has no axis -2 yet.
         if w.ndim == 1:
             g = xp.expand_dims(g, -1)
+        if x.ndim == 1:
+            g = xp.expand_dims(g, -2)
         grad_a = grad_b = None
         if a.requires_grad:
             grad_a = g @ xp.swapaxes(w2, -1, -2)
@@ -50,7 +51,15 @@ def matmul(input, other) -> Tensor:
                 grad_b = grad_b.squeeze(-1)
         return grad_a, grad_b
 
-    return record(x @ w, (a, b), backward, "matmul")
+    try:
+        out = x @ w
+    except ValueError:
+        # Batch axes that do not broadcast: NumPy's message hides the shapes we were given.
+        raise ValueError(
+            f"matmul: the batch dims (all but the last two) must broadcast; got shapes "
+            f"{tuple(x.shape)} and {tuple(w.shape)}"
+        ) from None
+    return record(out, (a, b), backward, "matmul")
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

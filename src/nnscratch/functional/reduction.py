@@ -25,6 +25,16 @@ def _expand(g, axes, keepdim: bool, ndim: int):
     return xp.expand_dims(g, axes)
 
 
+def _axes(input: Tensor, dim) -> tuple[int, ...] | None:
+    """dim as a tuple of axes, None for all axes.
+
+    A 0-d tensor accepts dim 0 and -1 as in PyTorch (its one element is "along" them);
+    NumPy has no such axis, so those reduce over everything, which is the element itself.
+    """
+    axes = normalize_axes(dim, input.ndim)
+    return None if input.ndim == 0 else axes
+
+
 def _count(shape, axes) -> int:
     if axes is None:
         n = 1
@@ -39,7 +49,7 @@ def _count(shape, axes) -> int:
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
     """Sum over `dim` (all axes when None). x: any shape. d/dx = g broadcast to x's shape."""
-    axes = normalize_axes(pick_dim(dim, axis), input.ndim)
+    axes = _axes(input, pick_dim(dim, axis))
     keep = pick_keepdim(keepdim, keepdims)
     x = input.data
 
@@ -52,7 +62,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=N
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Mean over `dim` (all axes when None). d/dx = g / n broadcast, n = reduced count."""
-    axes = normalize_axes(pick_dim(dim, axis), input.ndim)
+    axes = _axes(input, pick_dim(dim, axis))
     keep = pick_keepdim(keepdim, keepdims)
     x = input.data
     n = _count(x.shape, axes)
@@ -67,7 +77,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=
 def _centered(input: Tensor, dim, axis, correction, unbiased):
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    axes = normalize_axes(pick_dim(dim, axis), input.ndim)
+    axes = _axes(input, pick_dim(dim, axis))
     x = input.data
     centered = x - x.mean(axis=axes, keepdims=True)
     divisor = _count(x.shape, axes) - correction
@@ -96,7 +106,10 @@ def std(
     input: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False,
     unbiased: bool | None = None, axis=None, keepdims=None,
 ) -> Tensor:
-    """Standard deviation sqrt(var). d/dx = g * (x - mean) / ((n - correction) * std)."""
+    """Standard deviation sqrt(var). d/dx = g * (x - mean) / ((n - correction) * std).
+
+    Where std = 0 (a constant slice) x - mean is 0 too, and the gradient is 0 as PyTorch's.
+    """
     keep = pick_keepdim(keepdim, keepdims)
     axes, centered, divisor = _centered(input, dim, axis, correction, unbiased)
     xp = backend.array_module(centered)
@@ -104,7 +117,9 @@ def std(
     out = out_kept if keep else (out_kept.reshape(()) if axes is None else out_kept.squeeze(axes))
 
     def backward(g):
-        return (_expand(g, axes, keep, centered.ndim) / (divisor * out_kept) * centered,)
+        # Dividing by std = 0 would turn 0 / 0 into NaN; any nonzero divisor keeps the 0.
+        safe_std = xp.where(out_kept == 0, 1, out_kept)
+        return (_expand(g, axes, keep, centered.ndim) / (divisor * safe_std) * centered,)
 
     return record(out, (input,), backward, "std")
 
@@ -128,6 +143,9 @@ def _extreme_dim(input: Tensor, dim, keep: bool, arg, op: str) -> MaxMin:
     xp = backend.array_module(input.data)
     (axis,) = normalize_axes(dim, input.ndim)
     x = input.data
+    if x.ndim == 0:  # PyTorch: the scalar itself, at index 0 (see `_axes`)
+        values = record(x.copy(), (input,), lambda g: (g,), op)
+        return MaxMin(values, Tensor(xp.zeros((), dtype=backend.int64)))
     index = xp.expand_dims(arg(x, axis=axis), axis)
     values = xp.take_along_axis(x, index, axis=axis)
 
@@ -136,9 +154,12 @@ def _extreme_dim(input: Tensor, dim, keep: bool, arg, op: str) -> MaxMin:
         xp.put_along_axis(grad, index, _expand(g, (axis,), keep, x.ndim), axis=axis)
         return (grad,)
 
+    # New names, not `index`: the closure above must keep the kept-dim index that
+    # put_along_axis needs, and rebinding `index` would change what it sees.
+    indices = index
     if not keep:
-        values, index = values.squeeze(axis), index.squeeze(axis)
-    return MaxMin(record(values, (input,), backward, op), Tensor(index))
+        values, indices = values.squeeze(axis), index.squeeze(axis)
+    return MaxMin(record(values, (input,), backward, op), Tensor(indices))
 
 
 def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
@@ -167,14 +188,14 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=N
 
 def amax(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Max over `dim` (all when None), values only. d/dx = g split evenly among ties."""
-    axes = normalize_axes(pick_dim(dim, axis), input.ndim)
+    axes = _axes(input, pick_dim(dim, axis))
     xp = backend.array_module(input.data)
     return _extreme_all(input, xp.max, "amax", axes, pick_keepdim(keepdim, keepdims))
 
 
 def amin(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Min over `dim` (all when None), values only. d/dx = g split evenly among ties."""
-    axes = normalize_axes(pick_dim(dim, axis), input.ndim)
+    axes = _axes(input, pick_dim(dim, axis))
     xp = backend.array_module(input.data)
     return _extreme_all(input, xp.min, "amin", axes, pick_keepdim(keepdim, keepdims))
 
@@ -184,7 +205,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keep
 
     d/dx = g * exp(x - out) = g * softmax(x).
     """
-    axes = normalize_axes(pick_dim(dim, axis), input.ndim)
+    axes = _axes(input, pick_dim(dim, axis))
     keep = pick_keepdim(keepdim, keepdims)
     xp = backend.array_module(input.data)
     x = input.data

@@ -1,0 +1,48 @@
+"""The nnfs book's small synthetic data sets, drawn from the seeded generator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+
+
+def spiral(samples: int = 100, classes: int = 3, noise: float = 0.2, dtype=None):
+    """Interleaved spiral arms, one per class: x (samples*classes, 2), labels (samples*classes,).
+
+    Point i of class c sits at radius r = i/(samples-1) and angle
+    2.5 * (4c + 4r + noise * N(0, 1)) radians, so neighbouring arms wind into each other
+    and no straight line separates them.
+    """
+    rng = backend.generator()
+    dtype = np.dtype(dtype or backend.get_default_dtype())
+    x = np.zeros((samples * classes, 2), dtype=dtype)
+    y = np.zeros(samples * classes, dtype=np.int64)
+    for c in range(classes):
+        rows = slice(samples * c, samples * (c + 1))
+        radius = np.linspace(0.0, 1.0, samples)
+        angle = np.linspace(c * 4, (c + 1) * 4, samples) + rng.standard_normal(samples) * noise
+        x[rows] = np.column_stack([radius * np.sin(angle * 2.5), radius * np.cos(angle * 2.5)])
+        y[rows] = c
+    return x, y
+
+
+def vertical(samples: int = 100, classes: int = 3, dtype=None):
+    """Vertical blobs, one per class, side by side: an easy, linearly separable set."""
+    rng = backend.generator()
+    dtype = np.dtype(dtype or backend.get_default_dtype())
+    x = np.zeros((samples * classes, 2), dtype=dtype)
+    y = np.zeros(samples * classes, dtype=np.int64)
+    for c in range(classes):
+        rows = slice(samples * c, samples * (c + 1))
+        x[rows, 0] = rng.standard_normal(samples) * 0.1 + c / 3
+        x[rows, 1] = rng.standard_normal(samples) * 0.1 + 0.5
+        y[rows] = c
+    return x, y
+
+
+def sine(samples: int = 1000, dtype=None):
+    """One period of a sine wave for regression: x (samples, 1) in [0, 1), y = sin(2 pi x)."""
+    dtype = np.dtype(dtype or backend.get_default_dtype())
+    x = (np.arange(samples) / samples).reshape(-1, 1).astype(dtype)
+    return x, np.sin(2 * np.pi * x).astype(dtype)
