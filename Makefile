@@ -24,6 +24,7 @@ test: lint
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/softmax_ce.py
+	$(PY) benchmarks/mlp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

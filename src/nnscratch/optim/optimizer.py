@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 
@@ -65,7 +66,10 @@ class Optimizer:
     def _check_options(self, group: dict) -> None:
         """Reject impossible option values; subclasses extend it."""
         lr = group.get("lr")
-        if lr is not None and (not isinstance(lr, (int, float)) or lr < 0):
+        # numbers.Real admits NumPy scalars (np.float32(0.1) is no float); `not lr >= 0`
+        # also rejects NaN
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real)
+                               or not lr >= 0):
             raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
