@@ -29,13 +29,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self.data = as_array(data, dtype)
-        self.grad = None
-        self.requires_grad = False
-        self._parents = ()
-        self._backward = None
-        self._op = None
-        self._retains_grad = False
+        _init_fields(self, as_array(data, dtype), False)
         if requires_grad:
             self.requires_grad_(True)
 
