@@ -19,3 +19,14 @@ def test_readme_autograd_example_runs_and_is_right():
     p = np.exp(logits - logits.max())
     p /= p.sum()
     np.testing.assert_allclose(b.grad, p[0] - np.eye(4)[2], rtol=1e-5, atol=1e-6)
+
+
+def test_readme_training_example_runs_and_learns():
+    section = README.read_text().split("## Train a network", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README", "exec"), namespace)
+    ns, model, x, y = namespace["ns"], namespace["model"], namespace["x"], namespace["y"]
+    with ns.no_grad():
+        accuracy = (model(ns.tensor(x)).argmax(1).numpy() == y).mean()
+    assert accuracy >= 0.9
