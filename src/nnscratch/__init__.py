@@ -33,13 +33,14 @@ from .tensor import (
 bind_tensor_methods()
 
 from . import data, nn, optim, tools  # noqa: E402 - these use Tensor's bound operators
+from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "arange", "bool_", "data", "enable_grad", "float16", "float32", "float64",
-    "full", "full_like", "functional", "get_default_dtype", "int32", "int64",
-    "is_grad_enabled", "manual_seed", "nn", "no_grad", "optim", "ones", "ones_like", "rand",
-    "rand_like", "randn", "randn_like", "set_default_dtype", "tensor", "tools", "zeros",
+    "arange", "bool_", "data", "enable_grad", "float16", "float32", "float64", "full",
+    "full_like", "functional", "get_default_dtype", "int32", "int64", "is_grad_enabled",
+    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "rand_like",
+    "randn", "randn_like", "save", "set_default_dtype", "Tensor", "tensor", "tools", "zeros",
     "zeros_like",
 ]
