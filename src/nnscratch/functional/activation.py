@@ -194,14 +194,18 @@ def sparsemax(input: Tensor, dim: int = -1) -> Tensor:
     """
     xp = backend.array_module(input.data)
     (axis,) = normalize_axes(dim, input.ndim)
-    z = xp.moveaxis(input.data, axis, -1)
+    x = input.data
+    # A 0-d input is a row of one element (moveaxis needs an axis to move).
+    z = xp.moveaxis(x.reshape(x.shape or (1,)), axis, -1)
     ranked = -xp.sort(-z, axis=-1)  # descending
     k = xp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
     cumulative = xp.cumsum(ranked, axis=-1)
     # The support is the k largest entries with 1 + k z_(k) > sum of those k entries.
     support_size = (1 + k * ranked > cumulative).sum(axis=-1, keepdims=True)
-    tau = (xp.take_along_axis(cumulative, support_size - 1, axis=-1) - 1) / support_size
-    out = xp.moveaxis(xp.maximum(z - tau, 0), -1, axis)
+    tau = xp.take_along_axis(cumulative, support_size - 1, axis=-1) - 1
+    # Divide by the count in z's dtype: an int64 divisor would promote float32 to float64.
+    tau /= support_size.astype(z.dtype)
+    out = xp.moveaxis(xp.maximum(z - tau, 0), -1, axis).reshape(x.shape)
 
     def backward(g):
         support = out > 0

@@ -210,13 +210,14 @@ def _class_labels(target, target_shape, num_classes: int, ignore_index, op: str)
     return labels, valid
 
 
-def _class_weights(weight, num_classes: int, dtype, op: str):
+def _class_weights(weight, num_classes: int, rows, op: str):
+    """Class weights (a tensor, array or list of C numbers) as an array of rows' dtype."""
     if weight is None:
         return None
-    w = _data(weight)
+    w = backend.array_module(rows).asarray(_data(weight), dtype=rows.dtype)
     if tuple(w.shape) != (num_classes,):
         raise ValueError(f"{op}: weight must have shape ({num_classes},), got {tuple(w.shape)}")
-    return w.astype(dtype, copy=False)
+    return w
 
 
 def _column(v):
@@ -230,6 +231,12 @@ def _reduce_rows(per_row, reduction: str, denominator, target_shape):
         return per_row.reshape(target_shape), lambda g: g.reshape(-1)
     if reduction == "sum":
         return per_row.sum(), lambda g: g
+    if denominator == 0:
+        # No row counts (every target ignored, or all counted classes weigh 0): 0 / 0 is
+        # nan, as in PyTorch, but the gradient is zero, so one such batch cannot turn the
+        # weights to nan. (PyTorch agrees when every target is ignored; its gradient is
+        # nan when the counted rows only weigh 0.)
+        return per_row.sum() * float("nan"), lambda g: g * 0
     return per_row.sum() / denominator, lambda g: g / denominator
 
 
@@ -247,7 +254,7 @@ def nll_loss(
     rows, target_shape, restore = _class_rows(input.data, "nll_loss")
     m, c = rows.shape
     labels, valid = _class_labels(target, target_shape, c, ignore_index, "nll_loss")
-    w = _class_weights(weight, c, rows.dtype, "nll_loss")
+    w = _class_weights(weight, c, rows, "nll_loss")
     index = xp.arange(m)
     row_weight = None if w is None else w[labels]
     if valid is not None:
@@ -287,7 +294,7 @@ def cross_entropy(
     xp = backend.array_module(input.data)
     rows, target_shape, restore = _class_rows(input.data, "cross_entropy")
     m, c = rows.shape
-    w = _class_weights(weight, c, rows.dtype, "cross_entropy")
+    w = _class_weights(weight, c, rows, "cross_entropy")
     shifted = rows - rows.max(axis=1, keepdims=True)
     exp = xp.exp(shifted)
     sum_exp = exp.sum(axis=1, keepdims=True)
@@ -364,7 +371,10 @@ def categorical_cross_entropy(input: Tensor, target, reduction: str = "mean") ->
     m, c = x.shape
     p = xp.clip(x, PROBABILITY_EPS, 1 - PROBABILITY_EPS)
     t = _data(target)
-    if hasattr(t, "dtype") and t.dtype.kind == "f" and tuple(t.shape) == (m, c):
+    if hasattr(t, "dtype") and t.ndim == 2 and tuple(t.shape) == (m, c):
+        # Rows of (N, C) are one-hot or soft targets whatever their dtype (an integer
+        # one-hot matrix is common); in p's dtype so float32 stays float32.
+        t = xp.asarray(t, dtype=x.dtype)
         per_row = -(t * xp.log(p)).sum(axis=1)
         value, coefficients = _reduce_rows(per_row, reduction, m, (m,))
 
