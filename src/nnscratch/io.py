@@ -95,7 +95,8 @@ def load(path):
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaves its file open when the zip is damaged.
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         raise ValueError(f"load: {path} is not a readable .npz checkpoint ({error})") from None

@@ -14,14 +14,16 @@ class Dropout(Module):
     the layer is the identity: the scaling during training already keeps expectations.
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p is a drop probability in [0, 1], got {p}")
-        self.p = p
+        # inplace is accepted (and shown) for PyTorch compatibility only: nnscratch never
+        # overwrites an input, which a backward pass may still need.
+        self.p, self.inplace = p, inplace
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

@@ -74,21 +74,41 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register param (or an empty slot, None) under name."""
         if param is None:
             self._parameters[name] = None
             object.__setattr__(self, name, None)
+        elif not isinstance(param, Parameter):
+            # setattr would quietly keep a plain Tensor as an unregistered attribute
+            raise TypeError(
+                f"cannot register {type(param).__name__} as parameter {name!r} "
+                "(a Parameter or None expected)"
+            )
         else:
             setattr(self, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """A tensor that is state but not learned (running statistics): saved in state_dict
         unless persistent=False, moved by to(), never returned by parameters()."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"cannot register {type(tensor).__name__} as buffer {name!r} "
+                "(a Tensor or None expected)"
+            )
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register module (or an empty slot, None) as the child called name."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(
+                f"cannot add {type(module).__name__} as submodule {name!r} "
+                "(a Module or None expected)"
+            )
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
@@ -109,15 +129,17 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = ""):
-        """Every module in the tree, depth first, each once, with its dotted name."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True):
+        """Every module in the tree, depth first, with its dotted name; a module reachable
+        by two paths comes once unless remove_duplicate=False (then under every path)."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield name, module
             children = list(module.named_children())
             for child_name, child in reversed(children):
@@ -205,15 +227,15 @@ class Module:
     # --- state ------------------------------------------------------------------------
     def _state_tensors(self) -> OrderedDict:
         """Parameters and persistent buffers by dotted name, module by module (PyTorch's
-        order); a tensor shared by two modules is listed once."""
-        named, seen = OrderedDict(), set()
-        for prefix, module in self.named_modules():
+        order). A tensor shared by two modules (tied weights) is listed under each name,
+        as PyTorch does, so checkpoints of tied models load strictly in both."""
+        named = OrderedDict()
+        for prefix, module in self.named_modules(remove_duplicate=False):
             members = list(module._parameters.items()) + [
                 (k, v) for k, v in module._buffers.items() if k not in module._non_persistent
             ]
             for name, value in members:
-                if value is not None and id(value) not in seen:
-                    seen.add(id(value))
+                if value is not None:
                     named[f"{prefix}.{name}" if prefix else name] = value
         return named
 

@@ -15,14 +15,18 @@ class _BatchNorm(Module):
     expected_ndim: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, dtype=None, *,
+                 bias: bool = True):
         super().__init__()
         dtype = np.dtype(dtype or backend.get_default_dtype())
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -54,7 +58,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 def _shape_text(ndim: int, channels: int) -> str:
@@ -65,7 +70,8 @@ class BatchNorm1d(_BatchNorm):
     """Batch normalization of (N, C) or (N, C, L) inputs per feature C (see F.batch_norm).
 
     Training uses the batch's statistics and updates running_mean/var by `momentum`
-    (None: a cumulative average); eval uses the running statistics.
+    (None: a cumulative average); eval uses the running statistics. affine=False learns
+    no scale and shift; bias=False (keyword, as PyTorch) learns the scale only.
     """
 
     expected_ndim = (2, 3)
@@ -98,4 +104,4 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

@@ -34,8 +34,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         )
     coefficient = max_norm / (total + 1e-6)
     if coefficient < 1:
-        for p in params:
-            p.grad *= coefficient
+        with np.errstate(invalid="ignore"):  # inf * 0 is nan, as PyTorch gives too
+            for p in params:
+                p.grad *= coefficient
     return Tensor(np.asarray(total, dtype=params[0].grad.dtype))
 
 
