@@ -296,9 +296,10 @@ def cross_entropy(
     m, c = rows.shape
     w = _class_weights(weight, c, rows, "cross_entropy")
     shifted = rows - rows.max(axis=1, keepdims=True)
-    exp = xp.exp(shifted)
-    sum_exp = exp.sum(axis=1, keepdims=True)
-    log_p = shifted - xp.log(sum_exp)
+    prob = xp.exp(shifted)
+    sum_exp = prob.sum(axis=1, keepdims=True)
+    prob *= 1 / sum_exp  # normalised in place: the backward then scales it by a scalar
+    log_sum = xp.log(sum_exp)
     eps = float(label_smoothing)
 
     t = _data(target)
@@ -307,13 +308,13 @@ def cross_entropy(
         if eps:
             q = q * (1 - eps) + eps / c
         wq = q if w is None else q * w
-        per_row = -(wq * log_p).sum(axis=1)
+        per_row = -(wq * (shifted - log_sum)).sum(axis=1)
         row_mass = wq.sum(axis=1, keepdims=True)
         value, coefficients = _reduce_rows(per_row, reduction, m, target_shape)
 
         def backward_probabilities(g):
             a = _column(coefficients(g))
-            return (restore(exp * (a * row_mass / sum_exp) - a * wq),)
+            return (restore(prob * (a * row_mass) - a * wq),)
 
         return record(value, (input,), backward_probabilities, "cross_entropy")
 
@@ -322,9 +323,11 @@ def cross_entropy(
     row_weight = None if w is None else w[labels]
     if valid is not None:
         row_weight = valid.astype(rows.dtype) if row_weight is None else row_weight * valid
-    nll = -log_p[index, labels]
+    # Only the picked log-probabilities are needed: log p_y = shifted_y - log(sum_exp).
+    nll = log_sum[:, 0] - shifted[index, labels]
     per_row = nll if row_weight is None else nll * row_weight
     if eps:
+        log_p = shifted - log_sum
         smooth = -(log_p.sum(axis=1) if w is None else (log_p * w).sum(axis=1))
         if valid is not None:
             smooth = smooth * valid
@@ -342,8 +345,7 @@ def cross_entropy(
             scale = picked + smooth_a * total_weight
         else:
             scale = picked
-        # p * scale, with p = exp / sum_exp folded into one pass over the (M, C) array
-        grad = exp * (_column(scale) / sum_exp)
+        grad = prob * _column(scale)  # one pass; a scalar multiply for 'mean' and 'sum'
         grad[index, labels] -= picked
         if eps:
             grad -= _column(smooth_a) if w is None else _column(smooth_a) * w
