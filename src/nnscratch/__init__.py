@@ -32,7 +32,8 @@ from .tensor import (
 
 bind_tensor_methods()
 
-from . import data, nn, optim, tools  # noqa: E402 - these use Tensor's bound operators
+# These packages use Tensor's bound operators, so they load after bind_tensor_methods().
+from . import data, nn, optim, tools, train  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -41,6 +42,6 @@ __all__ = [
     "arange", "bool_", "data", "enable_grad", "float16", "float32", "float64", "full",
     "full_like", "functional", "get_default_dtype", "int32", "int64", "is_grad_enabled",
     "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "rand_like",
-    "randn", "randn_like", "save", "set_default_dtype", "Tensor", "tensor", "tools", "zeros",
-    "zeros_like",
+    "randn", "randn_like", "save", "set_default_dtype", "Tensor", "tensor", "tools", "train",
+    "zeros", "zeros_like",
 ]

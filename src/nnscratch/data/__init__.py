@@ -1,5 +1,21 @@
-"""Data: synthetic sets of the nnfs book (more to come: datasets, loaders, transforms)."""
+"""Data: datasets, the DataLoader, transforms, the IDX format, real and synthetic data sets.
 
-from . import synthetic
+    ns.data.TensorDataset(x, y), ns.data.DataLoader(ds, batch_size, shuffle, drop_last)
+    ns.data.random_split(ds, lengths), ns.data.train_val_split(x, y, val_fraction=0.1)
+    ns.data.transforms.scale_to_unit / scale_to_symmetric / Standardize / one_hot / flatten
+    ns.data.datasets.fashion_mnist(split, root), ns.data.fetch.fetch_fashion_mnist(dest)
+    ns.data.read_idx(path), ns.data.write_idx(path, array)
+    ns.data.synthetic.spiral / vertical / sine
+"""
 
-__all__ = ["synthetic"]
+from . import datasets, fetch, idx, synthetic, transforms
+from .dataset import Dataset, Subset, TensorDataset, random_split, train_val_split
+from .fetch import fetch_dataset, fetch_fashion_mnist
+from .idx import read_idx, write_idx
+from .loader import DataLoader
+
+__all__ = [
+    "DataLoader", "Dataset", "Subset", "TensorDataset", "datasets", "fetch", "fetch_dataset",
+    "fetch_fashion_mnist", "idx", "random_split", "read_idx", "synthetic", "train_val_split",
+    "transforms", "write_idx",
+]

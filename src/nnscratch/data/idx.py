@@ -39,7 +39,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _type_list() -> str:
-    return ", ".join(f"0x{code:02X} ({dt.newbyteorder('=').name})" for code, dt in IDX_TYPES.items())
+    names = (f"0x{code:02X} ({dt.newbyteorder('=').name})" for code, dt in IDX_TYPES.items())
+    return ", ".join(names)
 
 
 def read_idx_bytes(path) -> bytes:

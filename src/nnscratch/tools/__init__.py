@@ -1,5 +1,7 @@
-"""Tools around the framework: gradient checking (more to come: summary, shapes, plots)."""
+"""Tools around the framework: gradient checking, model summaries, plots of training runs."""
 
+from . import plot
 from .gradcheck import GradcheckError, gradcheck
+from .summary import SummaryRow, summary, summary_rows
 
-__all__ = ["GradcheckError", "gradcheck"]
+__all__ = ["GradcheckError", "SummaryRow", "gradcheck", "plot", "summary", "summary_rows"]

@@ -31,6 +31,12 @@ def accuracy(outputs, targets, threshold: float = 0.5) -> float:
     return float((predicted == labels).mean()) if len(predicted) else float("nan")
 
 
+def binary_accuracy(outputs, targets, threshold: float = 0.5) -> float:
+    """Fraction of elements where (output > threshold) equals the 0/1 target (multi-label)."""
+    outputs, targets = np.asarray(outputs), np.asarray(targets)
+    return float(((outputs > threshold) == (targets.reshape(outputs.shape) > 0.5)).mean())
+
+
 def top_k_accuracy(outputs, targets, k: int = 5) -> float:
     """Fraction of samples whose target is among the k highest scores."""
     outputs = np.asarray(outputs)
@@ -76,7 +82,7 @@ def precision_recall_f1(confusion: np.ndarray) -> dict[str, np.ndarray]:
 
 
 _BY_NAME = {
-    "accuracy": accuracy, "acc": accuracy,
+    "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
     "top5_accuracy": lambda o, t: top_k_accuracy(o, t, 5),
     "top_k_accuracy": top_k_accuracy,
     "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
@@ -85,8 +91,10 @@ _BY_NAME = {
 
 
 def resolve(metric) -> tuple[str, callable]:
-    """A metric given by name ('accuracy', 'top5_accuracy', 'mae', 'r2') or as a function
-    f(outputs, targets) -> float (named by its __name__)."""
+    """A metric given by name ('accuracy', 'top5_accuracy', 'mae', 'r2', ...), as a function
+    f(outputs, targets) -> float (named by its __name__), or as a (name, function) pair."""
+    if isinstance(metric, tuple) and len(metric) == 2 and callable(metric[1]):
+        return metric
     if callable(metric):
         return getattr(metric, "__name__", "metric"), metric
     if metric not in _BY_NAME:

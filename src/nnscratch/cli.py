@@ -1,0 +1,173 @@
+"""The `nnscratch` command: train, evaluate and predict with recipes; inspect; fetch data.
+
+Exit status: 0 on success, 2 on a usage error (argparse), 1 on a failure, reported as one
+line without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, OSError)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _format_scores(scores: dict) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
+
+
+def cmd_train(args) -> int:
+    from .models.runner import train_recipe
+
+    summary = train_recipe(args.recipe, args.epochs, args.batch_size, args.lr, args.seed,
+                           args.out, args.resume, progress="lines" if not args.quiet else False,
+                           say=_say, patience=args.patience)
+    if "stopped" in summary:
+        _say(summary["stopped"])
+    _say(f"trained {args.recipe} for {summary['epochs']} epochs in {summary['seconds']:.1f} s")
+    if "test" in summary:
+        _say(f"test: {_format_scores(summary['test'])}")
+        if "accuracy" in summary["test"]:
+            _say(f"test accuracy: {100 * summary['test']['accuracy']:.2f} %")
+    _say(f"run folder: {summary['folder']}")
+    return 0
+
+
+def cmd_recipes(args) -> int:
+    from .models import RECIPES
+
+    for name, recipe in sorted(RECIPES.items()):
+        _say(f"{name:12s} {recipe.description} (epochs {recipe.epochs}, batch "
+             f"{recipe.batch_size}, lr {recipe.lr})")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .models.runner import load_trained
+    from .train import evaluate
+
+    recipe, model, checkpoint = load_trained(args.run)
+    splits = recipe.data()
+    data = splits.test if args.split == "test" else splits.val
+    if data is None:
+        raise ValueError(f"recipe {recipe.name} has no {args.split} split")
+    scores = evaluate(model, recipe.loss(), data, recipe.metrics)
+    _say(f"{recipe.name} (epoch {checkpoint['epoch']}) on {args.split}: {_format_scores(scores)}")
+    return 0
+
+
+def _read_input(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"no input file at {path}")
+    if path.suffix.lower() == ".npy":
+        return np.load(path, allow_pickle=False)
+    if path.suffix.lower() == ".png":
+        from matplotlib import image
+
+        pixels = image.imread(path)  # floats in [0, 1] for PNG
+        return pixels
+    raise ValueError(f"predict reads .png or .npy files, got {path.suffix or 'no suffix'}")
+
+
+def cmd_predict(args) -> int:
+    from .models.runner import load_trained
+    from .train import predict
+
+    recipe, model, _ = load_trained(args.checkpoint)
+    outputs = predict(model, recipe.preprocess(_read_input(Path(args.file))))
+    names = recipe.class_names
+    for row in outputs:
+        if recipe.classifier and row.ndim == 1 and row.size > 1:
+            shifted = np.exp(row - row.max())
+            probabilities = shifted / shifted.sum()
+            best = int(probabilities.argmax())
+            label = names[best] if names else str(best)
+            _say(f"{label} ({100 * probabilities[best]:.1f} %)")
+        else:
+            _say(" ".join(f"{v:.6g}" for v in np.ravel(row)))
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from .models import get
+    from .tools import summary
+
+    recipe = get(args.recipe)
+    _say(summary(recipe.build_model(), recipe.input_shape))
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    from .data import fetch_dataset
+
+    path = fetch_dataset(args.name, args.dest)
+    _say(f"{args.name}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnscratch", description="Train, evaluate and inspect nnscratch recipes.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a recipe into a run folder")
+    train.add_argument("recipe", help="recipe name (see `nnscratch recipes`)")
+    train.add_argument("--epochs", type=int, help="number of epochs (recipe default)")
+    train.add_argument("--batch-size", type=int, help="batch size (recipe default)")
+    train.add_argument("--lr", type=float, help="learning rate (recipe default)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--out", default="runs", help="folder for run folders (default runs)")
+    train.add_argument("--resume", help="run folder or checkpoint to continue from")
+    train.add_argument("--patience", type=int, help="stop early after this many epochs "
+                       "without improvement of the validation loss")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    train.set_defaults(run=cmd_train)
+
+    recipes = commands.add_parser("recipes", help="list the recipes")
+    recipes.set_defaults(run=cmd_recipes)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a trained run or checkpoint")
+    evaluate.add_argument("run", help="run folder (uses best.npz) or checkpoint file")
+    evaluate.add_argument("--split", choices=("test", "val"), default="test")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="predict the class of an image or array")
+    predict.add_argument("checkpoint", help="run folder or checkpoint file")
+    predict.add_argument("file", help="a .png image or a .npy array")
+    predict.set_defaults(run=cmd_predict)
+
+    summary = commands.add_parser("summary", help="layers, output shapes and parameters")
+    summary.add_argument("recipe")
+    summary.set_defaults(run=cmd_summary)
+
+    data = commands.add_parser("data", help="data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    fetch = data_commands.add_parser("fetch", help="obtain a data set's files if missing")
+    fetch.add_argument("name", help="data set name, e.g. fashion-mnist")
+    fetch.add_argument("--dest", help="folder to put the files in")
+    fetch.set_defaults(run=cmd_data_fetch)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"nnscratch: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nnscratch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`)."""
+
+from . import fashion, small
+from .recipe import Recipe, Splits
+
+RECIPES = {**small.RECIPES, **fashion.RECIPES}
+
+
+def get(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; recipes: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+__all__ = ["RECIPES", "Recipe", "Splits", "get"]
