@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from .. import io
+from ..optim.lr_scheduler import ReduceLROnPlateau
 
 
 class Callback:
@@ -42,7 +43,7 @@ class Monitor:
         self.monitor = monitor
         self.maximize = mode == "max" or (mode == "auto" and _higher_is_better(monitor))
         self.min_delta = abs(min_delta)
-        self.best = -math.inf if self.maximize else math.inf
+        self.best = self.worst
 
     def value(self, logs: dict) -> float:
         if self.monitor not in logs:
@@ -59,13 +60,30 @@ class Monitor:
             return value > self.best + self.min_delta
         return value < self.best - self.min_delta
 
+    @property
+    def worst(self) -> float:
+        return -math.inf if self.maximize else math.inf
+
     def state(self) -> dict:
         return {"best": self.best}
 
+    def restart(self, history, key: str | None = None) -> int | None:
+        """Start a training run: forget earlier runs, then take the best value of `key`
+        (default: the monitored one) in `history`, the History a resumed run restored, as
+        the value to beat. Returns that epoch, or None (a fresh run)."""
+        self.best, best_epoch = self.worst, None
+        values = history.history.get(key or self.monitor, ())
+        for epoch, value in zip(history.epochs, values):
+            if self.improved(value):
+                self.best, best_epoch = value, epoch
+        return best_epoch
+
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved for `patience` epochs; optionally put back the
-    weights of the best epoch when training ends."""
+    """Stop when `monitor` has not improved for `patience` epochs (by more than min_delta);
+    optionally put back the weights of the best epoch when training ends. A resumed run
+    counts on from the restored History; the weights of a best epoch from before the
+    resume are not restored (ModelCheckpoint's best.npz holds them)."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False):
@@ -77,6 +95,15 @@ class EarlyStopping(Callback):
         self.best_epoch = None
         self.stopped_epoch = None
 
+    def on_train_begin(self, trainer):
+        # Nothing carries over from an earlier fit with this callback. A resumed run counts
+        # on from the History it restored, so it stops where the uninterrupted run would;
+        # only the weights of a best epoch before the resume are not at hand (best.npz of
+        # ModelCheckpoint has them).
+        self.best_epoch = self.tracker.restart(trainer.history)
+        self.wait = 0 if self.best_epoch is None else trainer.epoch - self.best_epoch
+        self.best_weights = self.stopped_epoch = None
+
     def on_epoch_end(self, trainer, epoch, logs):
         value = self.tracker.value(logs)
         if self.tracker.improved(value):
@@ -85,7 +112,8 @@ class EarlyStopping(Callback):
                 self.best_weights = trainer.model.state_dict()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        # patience=2 stops after the 2nd epoch without improvement (as Keras; 0 acts as 1)
+        if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
             trainer.stop(
                 f"early stopping: {self.tracker.monitor} has not improved for "
@@ -93,13 +121,17 @@ class EarlyStopping(Callback):
             )
 
     def on_train_end(self, trainer):
-        if self.best_weights is not None and self.best_epoch != trainer.epoch:
+        # Always, even when the best epoch is the last completed one: an epoch aborted by
+        # TerminateOnNaN may have written nan into the weights since.
+        if self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
 
 
 class ModelCheckpoint(Callback):
     """Save full checkpoints (model, optimizer, scheduler, epoch, generator, history) into
-    `directory`: last.npz after every epoch, best.npz whenever `monitor` improves.
+    `directory`: last.npz after every epoch, best.npz whenever `monitor` improves (the
+    default, val_loss, falls back to loss when there is no validation data; another monitor
+    missing from the logs is an error, as in EarlyStopping).
     Writes are atomic, so an interrupted run keeps its last good checkpoint. metadata:
     plain data stored in every checkpoint too (e.g. the recipe's name and config)."""
 
@@ -119,14 +151,28 @@ class ModelCheckpoint(Callback):
     def best_path(self) -> Path:
         return self.directory / "best.npz"
 
+    def on_train_begin(self, trainer):
+        # A resumed run must beat the best epoch before the interruption, or its first epoch
+        # would overwrite best.npz however bad it is; a new run starts from scratch.
+        self.best_epoch = self.tracker.restart(trainer.history, self._key(trainer.history))
+
+    def _key(self, logs) -> str:
+        # Falling back from any other name to loss would also flip the direction for
+        # accuracy-like names (best = highest loss), so only val_loss falls back.
+        if self.tracker.monitor == "val_loss" and "val_loss" not in logs:
+            return "loss"
+        return self.tracker.monitor
+
     def on_epoch_end(self, trainer, epoch, logs):
         state = {**self.metadata, **trainer.checkpoint()}
         if self.save_last:
             io.save(state, self.last_path)
         if self.save_best:
-            value = logs.get(self.tracker.monitor, logs.get("loss"))
-            if value is not None and self.tracker.improved(float(value)):
-                self.tracker.best, self.best_epoch = float(value), epoch
+            key = self._key(logs)
+            # tracker.value raises a KeyError that names what the logs have
+            value = float(logs[key]) if key in logs else self.tracker.value(logs)
+            if self.tracker.improved(value):
+                self.tracker.best, self.best_epoch = value, epoch
                 io.save(state, self.best_path)
 
 
@@ -140,7 +186,8 @@ class LRSchedulerStep(Callback):
         self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
 
     def _plateau(self) -> bool:
-        return type(self.scheduler).__name__ == "ReduceLROnPlateau"
+        # isinstance, not the class name, so subclasses of ReduceLROnPlateau get the metric
+        return isinstance(self.scheduler, ReduceLROnPlateau)
 
     def on_batch_end(self, trainer, batch, logs):
         if self.interval == "batch" and not self._plateau():

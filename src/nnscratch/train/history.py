@@ -13,7 +13,11 @@ class History:
         self.epochs: list[int] = list(epochs or [])
 
     def append(self, epoch: int, logs: dict) -> None:
-        for key in set(self.history) | set(logs):
+        """Add one epoch's logs; a key missing on either side is padded with nan."""
+        # Known keys first, then new ones in the logs' order: a set here would order the
+        # keys by string hash, which changes from one Python process to the next.
+        keys = list(self.history) + [key for key in logs if key not in self.history]
+        for key in keys:
             values = self.history.setdefault(key, [math.nan] * len(self.epochs))
             values.append(float(logs.get(key, math.nan)))
         self.epochs.append(epoch)

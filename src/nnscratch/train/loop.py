@@ -75,6 +75,24 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
 
+def resolve_metrics(metrics) -> list:
+    """(name, function) pairs for `metrics`: a list of names / functions / (name, function)
+    pairs, or one name or function alone (so metrics="accuracy" is not read letter by
+    letter), or None for no metrics."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = [metrics]
+    return [metric_functions.resolve(m) for m in metrics]
+
+
+def _inputs_of(batch):
+    """The model inputs of a batch: the first field of a tuple batch (x, y, ...), or the
+    batch itself when the dataset's items are single arrays (indexing that Tensor would
+    pick its first sample instead)."""
+    return batch if isinstance(batch, Tensor) else batch[0]
+
+
 def _compute_metrics(resolved, outputs, targets, prefix: str = "") -> dict:
     if not resolved or not outputs:
         return {}
@@ -110,7 +128,8 @@ def fit(
     train_data / validation_data: (inputs, targets) arrays or tensors, a Dataset or a
     DataLoader. validation_split: hold out this fraction of (inputs, targets) arrays,
     drawn with the seeded generator. metrics: names ('accuracy', 'top5_accuracy', 'mae',
-    'r2') or functions f(outputs, targets). scheduler: stepped after each epoch (or batch:
+    'r2', 'binary_accuracy'), functions f(outputs, targets) or (name, function) pairs, in a
+    list, or one of them alone. scheduler: stepped after each epoch (or batch:
     scheduler_interval='batch'); ReduceLROnPlateau gets val_loss (or loss).
     resume_from: a checkpoint written by ModelCheckpoint; training continues after its
     epoch up to `epochs` in total, bit-identically to a run that never stopped.
@@ -119,6 +138,10 @@ def fit(
     """
     if epochs < 0 or batch_size <= 0:
         raise ValueError(f"epochs must be >= 0 and batch_size > 0, got {epochs}, {batch_size}")
+    if scheduler_interval not in ("epoch", "batch"):
+        raise ValueError(
+            f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}"
+        )
     if validation_split is not None:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")
@@ -130,7 +153,14 @@ def fit(
         train_data, validation_data = train_val_split(*arrays, val_fraction=validation_split)
 
     loader = as_loader(train_data, batch_size, shuffle)
-    resolved = [metric_functions.resolve(m) for m in metrics]
+    # Checked now, not after the first epoch's training: a wrong type fails at once.
+    val_loader = None if validation_data is None else as_loader(validation_data, batch_size,
+                                                                shuffle=False)
+    # An epoch without batches would log a loss of 0, which every monitor takes as perfect.
+    for name, checked in (("train_data", loader), ("validation_data", val_loader)):
+        if checked is not None and len(checked) == 0:
+            raise ValueError(f"{name} gives no batches: {checked!r}")
+    resolved = resolve_metrics(metrics)
     callbacks = list(callbacks)
     if scheduler is not None:  # first, so checkpoints hold the stepped scheduler
         callbacks.insert(0, LRSchedulerStep(scheduler, scheduler_interval))
@@ -173,8 +203,8 @@ def fit(
                 break
             logs = {"loss": total / max(count, 1)}
             logs.update(_compute_metrics(resolved, outputs, targets))
-            if validation_data is not None:
-                scores = evaluate(model, loss, validation_data, metrics, batch_size)
+            if val_loader is not None:
+                scores = evaluate(model, loss, val_loader, metrics, batch_size)
                 logs.update({"val_" + k: v for k, v in scores.items()})
             logs["lr"] = lr
             trainer.epoch = epoch
@@ -194,7 +224,7 @@ def fit(
 def evaluate(model, loss, data, metrics=("accuracy",), batch_size: int = 256) -> dict:
     """Mean loss and metrics of `model` on `data`, in eval mode without recording a graph."""
     loader = as_loader(data, batch_size, shuffle=False)
-    resolved = [metric_functions.resolve(m) for m in metrics]
+    resolved = resolve_metrics(metrics)
     was_training = model.training
     model.eval()
     total, count, outputs, targets = 0.0, 0, [], []
@@ -208,7 +238,9 @@ def evaluate(model, loss, data, metrics=("accuracy",), batch_size: int = 256) ->
                 targets.append(target.data)
     finally:
         model.train(was_training)
-    scores = {"loss": total / max(count, 1)}
+    if count == 0:  # a mean over nothing: not a loss of 0
+        raise ValueError(f"evaluate: data gives no samples: {loader!r}")
+    scores = {"loss": total / count}
     scores.update(_compute_metrics(resolved, outputs, targets))
     return scores
 
@@ -225,7 +257,7 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            outputs = [model(batch[0]).data for batch in loader]
+            outputs = [model(_inputs_of(batch)).data for batch in loader]
     finally:
         model.train(was_training)
     return np.concatenate(outputs) if outputs else np.empty((0,))
