@@ -194,7 +194,12 @@ def fit(
                 if resolved:
                     outputs.append(output.data)
                     targets.append(target.data)
-                bar.batch_end(value, trainer.current_lr())
+                if bar.show_bar:  # the bar shows the running loss and first metric
+                    shown = {"loss": total / count}
+                    if resolved:
+                        name, function = resolved[0]
+                        shown[name] = function(output.data, target.data)
+                    bar.batch_end(shown, trainer.current_lr())
                 _call_all(callbacks, "on_batch_end", trainer, batch_index, {"loss": value})
                 if trainer.abort_epoch:
                     break

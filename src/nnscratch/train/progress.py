@@ -34,10 +34,11 @@ class Progress:
             self.bar = tqdm(total=batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
                             file=self.stream, dynamic_ncols=True)
 
-    def batch_end(self, loss: float, lr: float) -> None:
+    def batch_end(self, values: dict, lr: float) -> None:
+        """values: running loss and metric to show beside the bar."""
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(f"loss {loss:.4f}  lr {lr:.3g}", refresh=False)
+            self.bar.set_postfix_str(_format({**values, "lr": lr}), refresh=False)
 
     def epoch_end(self, epoch: int, logs: dict, seconds: float) -> None:
         if self.bar is not None:
