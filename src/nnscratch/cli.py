@@ -23,6 +23,23 @@ def _format_scores(scores: dict) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
 
 
+def _positive(kind, what: str):
+    """An argparse type: a number of `kind` above zero, so that `--epochs 0` is a usage
+    error (exit 2) caught before any data is loaded or a run folder made."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:  # `not >` also rejects nan
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def cmd_train(args) -> int:
     from .models.runner import train_recipe
 
@@ -31,7 +48,9 @@ def cmd_train(args) -> int:
                            say=_say, patience=args.patience)
     if "stopped" in summary:
         _say(summary["stopped"])
-    _say(f"trained {args.recipe} for {summary['epochs']} epochs in {summary['seconds']:.1f} s")
+    epochs = summary["epochs"]
+    _say(f"trained {args.recipe} for {epochs} epoch{'s' * (epochs != 1)} in "
+         f"{summary['seconds']:.1f} s")
     if "test" in summary:
         _say(f"test: {_format_scores(summary['test'])}")
         if "accuracy" in summary["test"]:
@@ -50,11 +69,11 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .models.runner import load_trained
+    from .models.runner import load_trained, run_splits
     from .train import evaluate
 
     recipe, model, checkpoint = load_trained(args.run)
-    splits = recipe.data()
+    splits = run_splits(recipe, checkpoint)
     data = splits.test if args.split == "test" else splits.val
     if data is None:
         raise ValueError(f"recipe {recipe.name} has no {args.split} split")
@@ -67,12 +86,20 @@ def _read_input(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"no input file at {path}")
     if path.suffix.lower() == ".npy":
-        return np.load(path, allow_pickle=False)
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, EOFError):  # numpy's message would suggest allow_pickle
+            array = None
+        if not isinstance(array, np.ndarray):  # also an .npz archive renamed to .npy
+            raise ValueError(f"{path} is not a .npy file of one array")
+        return array
     if path.suffix.lower() == ".png":
         from matplotlib import image
 
-        pixels = image.imread(path)  # floats in [0, 1] for PNG
-        return pixels
+        try:
+            return image.imread(path)  # floats in [0, 1] for PNG
+        except Exception as error:  # Pillow raises SyntaxError, among others, for bad files
+            raise ValueError(f"{path} is not a readable PNG image ({error})") from None
     raise ValueError(f"predict reads .png or .npy files, got {path.suffix or 'no suffix'}")
 
 
@@ -113,53 +140,62 @@ def cmd_data_fetch(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Each command's function goes in `handler`, not `run`: `evaluate` has a positional
+    # argument named `run`, whose value would replace the function.
     parser = argparse.ArgumentParser(
         prog="nnscratch", description="Train, evaluate and inspect nnscratch recipes.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a recipe into a run folder")
     train.add_argument("recipe", help="recipe name (see `nnscratch recipes`)")
-    train.add_argument("--epochs", type=int, help="number of epochs (recipe default)")
-    train.add_argument("--batch-size", type=int, help="batch size (recipe default)")
-    train.add_argument("--lr", type=float, help="learning rate (recipe default)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    # None means "the recipe's default", or with --resume "what the resumed run used"
+    # (its seed draws the data, its batch size the steps: both must stay the same).
+    train.add_argument("--epochs", type=_positive(int, "a whole number"),
+                       help="number of epochs in total (recipe default; with --resume the run's)")
+    train.add_argument("--batch-size", type=_positive(int, "a whole number"),
+                       help="batch size (recipe default)")
+    train.add_argument("--lr", type=_positive(float, "a number"),
+                       help="learning rate (recipe default)")
+    train.add_argument("--seed", type=int, help="random seed (default 0; with --resume the "
+                       "run's)")
     train.add_argument("--out", default="runs", help="folder for run folders (default runs)")
-    train.add_argument("--resume", help="run folder or checkpoint to continue from")
+    train.add_argument("--resume", metavar="RUN", help="run folder (its last.npz) or checkpoint "
+                       "to continue from, in its own folder, up to --epochs in total")
     train.add_argument("--patience", type=int, help="stop early after this many epochs "
                        "without improvement of the validation loss")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(handler=cmd_train)
 
     recipes = commands.add_parser("recipes", help="list the recipes")
-    recipes.set_defaults(run=cmd_recipes)
+    recipes.set_defaults(handler=cmd_recipes)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a trained run or checkpoint")
     evaluate.add_argument("run", help="run folder (uses best.npz) or checkpoint file")
     evaluate.add_argument("--split", choices=("test", "val"), default="test")
-    evaluate.set_defaults(run=cmd_evaluate)
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="predict the class of an image or array")
     predict.add_argument("checkpoint", help="run folder or checkpoint file")
     predict.add_argument("file", help="a .png image or a .npy array")
-    predict.set_defaults(run=cmd_predict)
+    predict.set_defaults(handler=cmd_predict)
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameters")
     summary.add_argument("recipe")
-    summary.set_defaults(run=cmd_summary)
+    summary.set_defaults(handler=cmd_summary)
 
     data = commands.add_parser("data", help="data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     fetch = data_commands.add_parser("fetch", help="obtain a data set's files if missing")
     fetch.add_argument("name", help="data set name, e.g. fashion-mnist")
     fetch.add_argument("--dest", help="folder to put the files in")
-    fetch.set_defaults(run=cmd_data_fetch)
+    fetch.set_defaults(handler=cmd_data_fetch)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return args.handler(args)
     except USER_ERRORS as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"nnscratch: error: {message}", file=sys.stderr)

@@ -45,16 +45,30 @@ class FashionMLP(Recipe):
         return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
 
     def preprocess(self, raw):
-        """A 28x28 image with values 0..255 (or 0..1 floats) -> a batch of one."""
+        """28x28 grey images -> a float32 batch (N, 28, 28) with pixels in [0, 1].
+
+        raw: one image (28, 28), a colour image (28, 28, 3 or 4: RGB averaged to grey,
+        alpha dropped) or a batch (N, 28, 28). Integer pixels are read as 0..255; floats
+        as [0, 1] (a PNG's pixels), or as 0..255 when any exceeds 1.
+        """
         image = np.asarray(raw)
-        if image.ndim == 3:  # colour or alpha channels: average to grey
+        if image.dtype.kind not in "biuf":
+            raise ValueError(f"fashion-mlp: expected numeric pixels, got dtype {image.dtype}")
+        integer = image.dtype.kind in "iu"  # by dtype: a dark uint8 image may have max <= 1
+        given = image.shape
+        if image.ndim == 3 and image.shape[:2] == (28, 28) and image.shape[2] in (3, 4):
             image = image[..., :3].mean(axis=-1)
-        if image.shape != (28, 28):
-            raise ValueError(f"fashion-mlp: expected a 28x28 grey image, got {image.shape}")
+        if image.ndim == 2:
+            image = image[None]
+        if image.ndim != 3 or image.shape[1:] != (28, 28) or not len(image):
+            raise ValueError("fashion-mlp: expected a 28x28 grey image (or 28x28x3 colour, or "
+                             f"a batch N x 28 x 28), got shape {given}")
         image = image.astype(np.float32)
-        if image.max() > 1.0:
-            image = image / 255.0
-        return image.reshape(1, 28, 28)
+        if integer or image.max() > 1.0:
+            image = image / np.float32(255.0)
+        if not (np.isfinite(image).all() and image.min() >= 0.0 and image.max() <= 1.0):
+            raise ValueError("fashion-mlp: pixel values must lie in 0..255 (or [0, 1])")
+        return image
 
 
 RECIPES = {

@@ -48,8 +48,18 @@ class Recipe:
         return None
 
     def preprocess(self, raw: np.ndarray) -> np.ndarray:
-        """Turn raw inputs (e.g. a PNG's pixels) into what the model takes, batched."""
-        return np.asarray(raw, dtype=np.float32).reshape((-1, *self.input_shape))
+        """Turn raw inputs (e.g. a .npy array) into what the model takes: one sample of
+        `input_shape` becomes a batch of one; a batch (N, *input_shape) stays as it is."""
+        x = np.asarray(raw, dtype=np.float32)
+        shape = tuple(self.input_shape)
+        if x.shape == shape:
+            return x[None]
+        if x.ndim == len(shape) + 1 and x.shape[1:] == shape and len(x):
+            return x
+        # Checked here: a reshape would silently accept any array of a matching size.
+        batch = ", ".join(["N", *map(str, shape)])
+        raise ValueError(f"{self.name}: expected an input of shape {shape} or a batch of "
+                         f"shape ({batch}), got shape {x.shape}")
 
     def after_training(self, model, splits: Splits, folder, say) -> None:
         """Anything a recipe wants to show once trained (e.g. a truth table)."""

@@ -73,29 +73,87 @@ def load_trained(run_or_checkpoint):
     return recipe, model, checkpoint
 
 
-def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed: int = 0,
+def _resume_checkpoint(resume, name: str) -> tuple[Path, dict]:
+    """The checkpoint file `--resume` names (a run folder means its last.npz) and its
+    content, checked to belong to recipe `name`."""
+    path = Path(resume)
+    if path.is_dir():
+        path = path / "last.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {path}")
+    checkpoint = io.load(path)
+    if checkpoint.get("recipe") != name:
+        found = checkpoint.get("recipe") or "no recipe"
+        raise ValueError(f"--resume: {path} is a checkpoint of {found}, not of recipe {name!r}")
+    return path, checkpoint
+
+
+def _trim_metrics(path: Path, epochs_done: int) -> None:
+    """Keep the metrics lines of the epochs the resumed checkpoint holds. Resuming from
+    best.npz (or after a crash between two writes) would otherwise log some epochs twice."""
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("epoch", 0) <= epochs_done]
+    if len(kept) != len(lines):
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(handle, "w") as file:
+            file.write("".join(line + "\n" for line in kept))
+        os.replace(temporary, path)
+
+
+def _check_positive(**values) -> None:
+    for key, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{key} must be > 0, got {value}")
+
+
+def run_splits(recipe, checkpoint: dict):
+    """The recipe's data as the run that wrote `checkpoint` drew it. Splits come from the
+    seeded generator (spiral and sine draw their points, Fashion-MNIST its validation
+    split), so without the run's seed `evaluate` would score another test set, and its
+    val split would hold training images. The caller's generator state is kept."""
+    state = backend.get_rng_state()
+    try:
+        backend.manual_seed(int((checkpoint.get("config") or {}).get("seed", 0)))
+        return recipe.data()
+    finally:
+        backend.set_rng_state(state)
+
+
+def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                  out="runs", resume=None, progress=True, say=print, patience=None) -> dict:
-    """Train recipe `name`; returns a summary dict (folder, test scores, timings)."""
+    """Train recipe `name`; returns a summary dict (folder, test scores, timings).
+
+    epochs, batch_size, lr, seed: None means the recipe's default (seed 0), or, with
+    `resume`, the value the resumed run was started with: its data (drawn from the seed)
+    and batches must be the same for the continuation to equal an uninterrupted run.
+    """
     recipe = get(name)
-    epochs = recipe.epochs if epochs is None else epochs
-    batch_size = recipe.batch_size if batch_size is None else batch_size
-    lr = recipe.lr if lr is None else lr
+    resume_from, resumed = (None, {}) if resume is None else _resume_checkpoint(resume, name)
+    previous = resumed.get("config") or {}
+
+    def choose(given, key, default):
+        return given if given is not None else previous.get(key, default)
+
+    epochs = choose(epochs, "epochs", recipe.epochs)
+    batch_size = choose(batch_size, "batch_size", recipe.batch_size)
+    lr = choose(lr, "lr", recipe.lr)
+    seed = choose(seed, "seed", 0)
+    # Checked before any folder is made, so a typo leaves nothing behind on disk.
+    _check_positive(epochs=epochs, batch_size=batch_size, lr=lr)
+    if resumed and epochs < int(resumed["epoch"]):
+        raise ValueError(f"--resume: {resume_from} has done {resumed['epoch']} epochs already; "
+                         f"--epochs is the total to reach, got {epochs}")
     backend.manual_seed(seed)
     splits = recipe.data()
     model = recipe.build_model()
     optimizer = recipe.optimizer(model, lr)
     scheduler = recipe.scheduler(optimizer, epochs)
 
-    resume_from = None
-    if resume is not None:
-        resume_from = Path(resume)
-        if resume_from.is_dir():
-            resume_from = resume_from / "last.npz"
-        if not resume_from.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {resume_from}")
+    if resume_from is not None:
         folder = resume_from.parent
-        if io.load(resume_from).get("recipe") != name:
-            raise ValueError(f"--resume: {resume_from} is not a checkpoint of recipe {name!r}")
+        _trim_metrics(folder / "metrics.jsonl", int(resumed["epoch"]))
     else:
         folder = new_run_folder(out, name)
     config = {"recipe": name, "description": recipe.description, "epochs": epochs,
