@@ -369,8 +369,10 @@ def test_fashion_mlp_run_and_predict_from_png_and_npy(capsys, fashion_run, tmp_p
 def test_summary_fashion_mlp(capsys):
     code, out, err = run(capsys, "summary", "fashion-mlp")
     assert code == 0, err
-    total = (784 * 512 + 512) + (512 * 256 + 256) + (256 * 10 + 10)
-    assert total == 535_818
+    linear = (784 * 512 + 512) + (512 * 256 + 256) + (256 * 10 + 10)
+    batch_norm = 2 * 512 + 2 * 256  # scale and shift per feature
+    total = linear + batch_norm
+    assert total == 537_354
     assert f"Total params: {total:,}" in out
     for shape in ("(784,)", "(512,)", "(256,)", "(10,)"):
         assert shape in out

@@ -1,12 +1,13 @@
 """The `nnscratch` command: train, evaluate and predict with recipes; inspect; fetch data.
 
 Exit status: 0 on success, 2 on a usage error (argparse), 1 on a failure, reported as one
-line without a traceback.
+line without a traceback (set NNSCRATCH_DEBUG=1 to see the traceback instead).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -197,6 +198,8 @@ def main(argv=None) -> int:
     try:
         return args.handler(args)
     except USER_ERRORS as error:
+        if os.environ.get("NNSCRATCH_DEBUG"):  # a developer wants the traceback
+            raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"nnscratch: error: {message}", file=sys.stderr)
         return 1

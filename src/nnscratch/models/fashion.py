@@ -24,14 +24,15 @@ def fashion_splits() -> Splits:
 
 
 class FashionMLP(Recipe):
-    """784-512-256-10 ReLU MLP with dropout 0.2, Adam 1e-3 with cosine annealing, label
-    smoothing 0.1, batch 128 (chosen on the validation split; see the README)."""
+    """784-512-256-10 MLP: Linear-BatchNorm-ReLU-Dropout(0.2) twice, Adam 1e-3 with cosine
+    annealing over 20 epochs, label smoothing 0.1, batch 128. Chosen on the validation
+    split among wider, non-normalised and unsmoothed variants (see the README)."""
 
     def build_model(self):
         return nn.Sequential(
             nn.Flatten(),
-            nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
-            nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(784, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(512, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.2),
             nn.Linear(256, 10),
         )
 
@@ -73,7 +74,7 @@ class FashionMLP(Recipe):
 
 RECIPES = {
     "fashion-mlp": FashionMLP(
-        "fashion-mlp", "Fashion-MNIST MLP 784-512-256-10, dropout, Adam + cosine schedule",
+        "fashion-mlp", "Fashion-MNIST MLP 784-512-256-10, batch norm, dropout, Adam + cosine",
         input_shape=(28, 28), epochs=20, batch_size=128, lr=1e-3,
         class_names=datasets.FASHION_MNIST_CLASSES),
 }
