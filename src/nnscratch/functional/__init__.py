@@ -19,6 +19,7 @@ from .activation import (
     step,
     tanh,
 )
+from .conv import conv1d, conv2d, conv_transpose2d
 from .dropout import dropout
 from .elementwise import (
     abs,
@@ -94,4 +95,5 @@ __all__ = [
     "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt", "squeeze", "stack",
     "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "var", "view",
     "where",
+    "conv1d", "conv2d", "conv_transpose2d",
 ]
