@@ -19,7 +19,6 @@ from .activation import (
     step,
     tanh,
 )
-from .conv import conv1d, conv2d, conv_transpose2d
 from .dropout import dropout
 from .elementwise import (
     abs,
@@ -95,5 +94,4 @@ __all__ = [
     "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt", "squeeze", "stack",
     "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "var", "view",
     "where",
-    "conv1d", "conv2d", "conv_transpose2d",
 ]

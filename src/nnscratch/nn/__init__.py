@@ -17,7 +17,6 @@ from .activation import (
     Tanh,
 )
 from .containers import ModuleDict, ModuleList, Sequential
-from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -42,5 +41,4 @@ __all__ = [
     "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU",
     "Sigmoid", "Softmax", "Softplus", "Sparsemax", "Step", "Tanh", "Unflatten", "init",
     "penalty", "utils",
-    "Conv1d", "Conv2d", "ConvTranspose2d",
 ]
