@@ -201,7 +201,8 @@ def main(argv=None) -> int:
         if os.environ.get("NNSCRATCH_DEBUG"):  # a developer wants the traceback
             raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"nnscratch: error: {message}", file=sys.stderr)
+        one_line = " ".join(str(message).split())  # some messages list places on lines
+        print(f"nnscratch: error: {one_line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nnscratch: interrupted", file=sys.stderr)
