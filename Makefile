@@ -34,10 +34,9 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
+# Every benchmark, one table: workload, nnscratch, PyTorch, ratio (a few minutes).
 bench: $(STAMP)
-	$(PY) benchmarks/overhead.py
-	$(PY) benchmarks/softmax_ce.py
-	$(PY) benchmarks/mlp.py
+	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist

@@ -31,4 +31,6 @@ def median_seconds(fn, repeat: int = 7, min_batch_seconds: float = 0.05) -> floa
 def fmt(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:8.1f} us"
-    return f"{seconds * 1e3:8.2f} ms"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:8.2f} ms"
+    return f"{seconds:8.2f} s"
