@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from nnscratch.data import idx, read_idx, write_idx
+from nnscratch import files
+from nnscratch.data import read_idx, write_idx
 
 
 def _header(code: int, shape) -> bytes:
@@ -130,7 +131,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(idx.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         write_idx(target, np.arange(8, dtype=np.uint8))
     assert target.read_bytes() == before  # the old file is untouched

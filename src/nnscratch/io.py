@@ -9,13 +9,12 @@ half of one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_open
 from .tensor import Tensor
 
 FORMAT = "nnscratch-checkpoint"
@@ -74,17 +73,8 @@ def save(obj, path) -> Path:
     header = {"format": FORMAT, "version": VERSION, "content": _encode(obj, arrays)}
     payload = {f"a{i}": a for i, a in enumerate(arrays)}
     payload[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as file:
+        np.savez(file, **payload)
     return path
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..files import atomic_open
 
 # type code -> big-endian dtype of the values on disk
 IDX_TYPES = {
@@ -148,19 +148,6 @@ def write_idx(path, array) -> Path:
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make shared data folders unreadable
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write `data` to `path` atomically (a temporary file renamed into place)."""
+    with atomic_open(path) as handle:
+        handle.write(data)

@@ -8,15 +8,14 @@ curves.png and, for classifiers, confusion.png and predictions.png.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__, backend, io
+from ..files import atomic_open
 from ..train import (
     EarlyStopping,
     JSONLinesLogger,
@@ -31,10 +30,8 @@ from . import get
 
 
 def _write_json(path: Path, value) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
+    with atomic_open(path, "w") as file:
         json.dump(value, file, indent=2)
-    os.replace(temporary, path)
 
 
 def new_run_folder(root, recipe: str) -> Path:
@@ -96,10 +93,8 @@ def _trim_metrics(path: Path, epochs_done: int) -> None:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in lines if json.loads(line).get("epoch", 0) <= epochs_done]
     if len(kept) != len(lines):
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(handle, "w") as file:
+        with atomic_open(path, "w") as file:
             file.write("".join(line + "\n" for line in kept))
-        os.replace(temporary, path)
 
 
 def _check_positive(**values) -> None:

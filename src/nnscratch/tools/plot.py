@@ -10,11 +10,11 @@ a half-written or damaged PNG.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ..files import atomic_open
 
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"  # green and red titles in `predictions`
 _NOT_METRICS = {"epoch", "epochs", "step", "steps", "time", "seconds", "duration", "lr"}
@@ -43,17 +43,8 @@ def _figure(width: float, height: float, layout: str | None = "constrained"):
 def _save(figure, path, dpi: int = 100) -> Path:
     """Render figure as PNG to a temporary file next to `path`, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            figure.savefig(file, format="png", dpi=dpi)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as file:
+        figure.savefig(file, format="png", dpi=dpi)
     return path
 
 
