@@ -19,6 +19,7 @@ from .activation import (
     step,
     tanh,
 )
+from .conv import conv1d, conv2d, conv_transpose2d
 from .dropout import dropout
 from .elementwise import (
     abs,
@@ -50,6 +51,15 @@ from .loss import (
     nll_loss,
 )
 from .normalization import batch_norm, layer_norm
+from .pooling import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    interpolate,
+    lp_pool2d,
+    max_pool1d,
+    max_pool2d,
+    upsample,
+)
 from .reduction import (
     amax,
     amin,
@@ -94,4 +104,7 @@ __all__ = [
     "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt", "squeeze", "stack",
     "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "var", "view",
     "where",
+    "conv1d", "conv2d", "conv_transpose2d",
+    "adaptive_avg_pool2d", "avg_pool2d", "interpolate", "lp_pool2d", "max_pool1d",
+    "max_pool2d", "upsample",
 ]

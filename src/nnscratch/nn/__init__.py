@@ -17,6 +17,7 @@ from .activation import (
     Tanh,
 )
 from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -30,8 +31,16 @@ from .loss import (
     NLLLoss,
 )
 from .module import Module
-from .normalization import BatchNorm1d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parameter import Parameter
+from .pooling import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    LPPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    Upsample,
+)
 from .regularization import penalty
 
 __all__ = [
@@ -41,4 +50,7 @@ __all__ = [
     "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU",
     "Sigmoid", "Softmax", "Softplus", "Sparsemax", "Step", "Tanh", "Unflatten", "init",
     "penalty", "utils",
+    "Conv1d", "Conv2d", "ConvTranspose2d",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "LPPool2d", "MaxPool1d", "MaxPool2d",
+    "Upsample",
 ]

@@ -1,4 +1,4 @@
-"""BatchNorm1d and LayerNorm layers over the coarse functional ops."""
+"""BatchNorm1d, BatchNorm2d and LayerNorm layers over the coarse functional ops."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ class _BatchNorm(Module):
 
 
 def _shape_text(ndim: int, channels: int) -> str:
-    return "(" + ", ".join(["N", str(channels)] + ["L"] * (ndim - 2)) + ")"
+    spatial = ["H", "W"] if ndim == 4 else ["L"] * (ndim - 2)
+    return "(" + ", ".join(["N", str(channels)] + spatial) + ")"
 
 
 class BatchNorm1d(_BatchNorm):
@@ -75,6 +76,13 @@ class BatchNorm1d(_BatchNorm):
     """
 
     expected_ndim = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) inputs per channel C, over (N, H, W) (see
+    F.batch_norm); the same arguments and running statistics as BatchNorm1d."""
+
+    expected_ndim = (4,)
 
 
 class LayerNorm(Module):

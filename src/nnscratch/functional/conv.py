@@ -1,0 +1,480 @@
+"""Convolutions as coarse ops: conv1d, conv2d and conv_transpose2d (NCHW, as PyTorch).
+
+Forward (im2col). The zero-padded input is laid out channels-last within each group,
+(G, N, Hp, Wp, C/G), and viewed through `as_strided`, without copying, as all its
+receptive fields at once: (G, N, OH, OW, KH, KW, C/G). One copy of that view is the column
+matrix cols: (G, N*OH*OW, KH*KW*C/G), and one matrix product per group (batched over the
+groups; G = 1 without groups) with the weight as W: (G, KH*KW*C/G, O/G) gives every output
+value. Channels-last makes the innermost runs of the copy (kw, c) contiguous, and both
+operands of the product are contiguous, so it is one large BLAS call.
+
+Backward. With g the output gradient as a matrix (G, N*OH*OW, O/G):
+  dW = g^T cols (cols rebuilt from the input rather than kept: KH*KW times the input's
+  memory per layer, for one cheap copy), db = g summed over samples and pixels,
+  dX = col2im(g W^T): for each kernel offset (kh, kw), the block g W[:, :, kh, kw] is added
+  into the strided window of the padded input that offset read (a loop over the KH*KW
+  offsets, no scatter), and the padding is cropped off.
+
+conv_transpose2d is the adjoint of conv2d: its forward is conv2d's input gradient (col2im)
+and its input gradient is conv2d's forward (im2col), so both share the functions below.
+conv1d is conv2d on inputs of height 1.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, record
+from ._common import constant
+
+
+class _Plan(NamedTuple):
+    """The geometry of one 2-D convolution, seen from the conv2d side.
+
+    in_hw: the unpadded input size; out_hw: the output size; pads: (top, bottom, left,
+    right). For conv_transpose2d the roles swap: in_hw is its output, out_hw its input.
+    """
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+    groups: int
+
+
+# --- work arrays -------------------------------------------------------------------------
+class _WorkArrays(threading.local):
+    """Scratch arrays that never leave an op, kept between calls and reused by shape.
+
+    Why: a fresh array of many megabytes costs a page fault per page on first touch (the
+    kernel zeroes it), a fifth of a convolution's time on a CPU; the column matrix, the
+    padded input and the gradient accumulators have the same shapes at every training
+    step, so the same memory serves them all. The least recently used are dropped beyond
+    `capacity` (a few conv layers' worth). One set per thread.
+    """
+
+    capacity = 24
+
+    def __init__(self):
+        self.arrays = OrderedDict()
+
+    def get(self, name: str, shape: tuple, dtype, xp):
+        """An uninitialised array for `name`; no two live uses may share a name."""
+        key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
+        array = self.arrays.pop(key, None)
+        if array is None:
+            array = xp.empty(shape, dtype=dtype)
+        self.arrays[key] = array
+        while len(self.arrays) > self.capacity:
+            self.arrays.popitem(last=False)
+        return array
+
+    def clear(self) -> None:
+        self.arrays.clear()
+
+
+_work = _WorkArrays()
+
+
+# --- the array-level building blocks ----------------------------------------------------
+def _padded_channels_last(x, pads, groups: int):
+    """(N, C, H, W) -> (G, N, H + top + bottom, W + left + right, C/G), zeros around (a
+    work array): channels last within each group, the groups first."""
+    xp = backend.array_module(x)
+    n, c, h, w = x.shape
+    top, bottom, left, right = pads
+    hp, wp = h + top + bottom, w + left + right
+    out = _work.get("padded", (groups, n, hp, wp, c // groups), x.dtype, xp)
+    # Only the border needs zeros: the inside is overwritten by x.
+    out[:, :, :top] = 0
+    out[:, :, hp - bottom:] = 0
+    out[:, :, top:hp - bottom, :left] = 0
+    out[:, :, top:hp - bottom, wp - right:] = 0
+    grouped = x.reshape(n, groups, c // groups, h, w).transpose(1, 0, 3, 4, 2)
+    out[:, :, top:top + h, left:left + w] = grouped
+    return out
+
+
+def _im2col(x, plan: _Plan):
+    """x: (N, C, H, W) -> cols: (G, N*OH*OW, KH*KW*C/G), rows (n, oh, ow), columns
+    (kh, kw, c): one copy of a strided view of the padded input (into a work array).
+
+    With several channels per group the copy runs along (kw, c), contiguous in the
+    channels-last input. With one (a first layer on grey images, a depthwise conv) those
+    runs would be a few values long, so the copy is made in the transposed order (kh, kw;
+    n, oh, ow), along image rows, and cols is returned as a transposed view of it.
+    """
+    xp = backend.array_module(x)
+    groups = plan.groups
+    padded = _padded_channels_last(x, plan.pads, groups)
+    n, cg = padded.shape[1], padded.shape[4]
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = plan.kernel, plan.stride, plan.dilation, plan.out_hw
+    s_g, s_n, s_h, s_w, s_c = padded.strides
+    rows_first = cg > 1
+    if rows_first:
+        shape = (groups, n, oh, ow, kh, kw, cg)
+        strides = (s_g, s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+    else:
+        shape = (groups, kh, kw, n, oh, ow)
+        strides = (s_g, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw)
+    view = xp.lib.stride_tricks.as_strided(padded, shape=shape, strides=strides)
+    cols = _work.get("cols", shape, x.dtype, xp)
+    cols[...] = view
+    if rows_first:
+        return cols.reshape(groups, n * oh * ow, kh * kw * cg)
+    return cols.reshape(groups, kh * kw, n * oh * ow).transpose(0, 2, 1)
+
+
+def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
+    """conv2d's input gradient by col2im: gm (G, N*OH*OW, O/G), the output gradient as a
+    matrix, and w (O, C/G, KH, KW) -> (N, C, H, W).
+
+    The gradient of the columns is dcols = gm W^T. It is computed one kernel offset at a
+    time, block = gm W[:, :, kh, kw] (G, N*OH*OW, C/G), and each block is added into the
+    strided window of the padded input that this offset read in the forward pass; the
+    overlaps of neighbouring windows sum, and the padding is cropped at the end (where
+    `bias`, if given, is added on the way).
+    """
+    xp = backend.array_module(gm)
+    groups, rows_, og = gm.shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw), (oh, ow) = plan.stride, plan.dilation, plan.out_hw
+    (h, wd), (top, bottom, left, right) = plan.in_hw, plan.pads
+    # (KH, KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
+    per_offset = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2))
+    padded = _work.get("accumulator", (groups, n, h + top + bottom, wd + left + right, cg),
+                       gm.dtype, xp)
+    padded.fill(0)
+    block = _work.get("block", (groups, rows_, cg), gm.dtype, xp)
+    block_image = block.reshape(groups, n, oh, ow, cg)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
+                xp.multiply(gm, per_offset[i, j], out=block)
+            else:
+                xp.matmul(gm, per_offset[i, j], out=block)
+            padded[:, :, rows, cols] += block_image
+    out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
+    inner = padded[:, :, top:top + h, left:left + wd].transpose(1, 0, 4, 2, 3)
+    _copy_plus_bias(inner, bias, out)
+    return out
+
+
+def _weight_matrix(w, groups: int):
+    """(O, C/G, KH, KW) -> (G, KH*KW*C/G, O/G), rows ordered like the columns of cols."""
+    o, cg, kh, kw = w.shape
+    per_group = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+    return per_group.reshape(groups, kh * kw * cg, o // groups)
+
+
+def _weight_gradient(gm, cols, shape):
+    """dW = gm^T cols per group: gm (G, rows, O/G), cols (G, rows, K) -> (O, C/G, KH, KW)."""
+    o, cg, kh, kw = shape
+    groups = gm.shape[0]
+    m = gm.transpose(0, 2, 1) @ cols  # (G, O/G, KH*KW*C/G); BLAS reads the transpose as is
+    return m.reshape(groups, o // groups, kh, kw, cg).transpose(0, 1, 4, 2, 3).reshape(shape)
+
+
+def _to_matrix(y, groups: int):
+    """(N, O, OH, OW) -> (G, N*OH*OW, O/G), the layout of cols @ W (into a work array)."""
+    xp = backend.array_module(y)
+    n, o, oh, ow = y.shape
+    out = _work.get("matrix", (groups, n, oh, ow, o // groups), y.dtype, xp)
+    out[...] = y.reshape(n, groups, o // groups, oh, ow).transpose(1, 0, 3, 4, 2)
+    return out.reshape(groups, n * oh * ow, o // groups)
+
+
+def _copy_plus_bias(source, bias, out) -> None:
+    """out (N, G*K, H, W) = source (N, G, K, H, W) (+ bias per channel): one pass, rather
+    than a copy and then an add."""
+    out = out.reshape(source.shape)  # a view: out is new and contiguous
+    if bias is None:
+        out[...] = source
+    else:
+        backend.array_module(out).add(source, bias.reshape(source.shape[1:3] + (1, 1)), out=out)
+
+
+def _product_as_image(cols, wmat, n: int, hw: tuple[int, int], bias=None):
+    """cols @ wmat per group (G, N*OH*OW, O/G), rearranged to a new (N, O, OH, OW), plus
+    `bias` if given."""
+    xp = backend.array_module(cols)
+    groups, rows, _ = cols.shape
+    og = wmat.shape[2]
+    product = _work.get("product", (groups, rows, og), cols.dtype, xp)
+    xp.matmul(cols, wmat, out=product)
+    out = xp.empty((n, groups * og) + tuple(hw), dtype=cols.dtype)
+    image = product.reshape(groups, n, hw[0], hw[1], og).transpose(1, 0, 4, 2, 3)
+    _copy_plus_bias(image, bias, out)
+    return out
+
+
+# --- argument checking -------------------------------------------------------------------
+def _ints(value, n: int, name: str, op: str, minimum: int) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        values = (int(value),) * n
+    else:
+        try:
+            values = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            values = ()
+        if len(values) != n or any(isinstance(v, bool) for v in value):
+            raise ValueError(
+                f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}"
+            )
+    if any(v < minimum for v in values):
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return values
+
+
+def _pads(padding, kernel, stride, dilation, op: str) -> tuple[tuple[int, int], ...]:
+    """(before, after) per spatial axis for padding given as int, tuple, 'valid', 'same'."""
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{op}: padding='same' needs stride 1 (the output could not keep the "
+                    f"input's size otherwise), got stride={stride}"
+                )
+            # The total is split as PyTorch does: any odd remainder goes after (right).
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(
+            f"{op}: padding must be an int, a tuple of {n} ints, 'valid' or 'same', "
+            f"got {padding!r}"
+        )
+    return tuple((p, p) for p in _ints(padding, n, "padding", op, 0))
+
+
+def _lift(input, weight, bias, op: str, spatial: int, weight_layout: str):
+    """Check dimensions; return the data as 4-D arrays (batched, height 1 for 1-D ops) and
+    whether the input was unbatched."""
+    x, w = input.data, weight.data
+    batched_text = "(N, C, L)" if spatial == 1 else "(N, C, H, W)"
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"{op}: expected a {spatial + 2}-D input {batched_text} or an unbatched "
+            f"{spatial + 1}-D one, got shape {tuple(x.shape)}"
+        )
+    if w.ndim != spatial + 2:
+        kernel_text = "kL" if spatial == 1 else "kH, kW"
+        raise ValueError(
+            f"{op}: expected a {spatial + 2}-D weight ({weight_layout}, {kernel_text}), "
+            f"got shape {tuple(w.shape)}"
+        )
+    unbatched = x.ndim == spatial + 1
+    if unbatched:
+        x = x[None]
+    if spatial == 1:
+        x, w = x[:, :, None, :], w[:, :, None, :]
+    if bias is not None:
+        bias = bias.data
+    return x, w, bias, unbatched
+
+
+def _as_tensor(value) -> Tensor:
+    return value if isinstance(value, Tensor) else constant(value)
+
+
+def _check_bias(bias, channels: int, op: str) -> None:
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise ValueError(
+            f"{op}: expected bias of shape ({channels},), got {tuple(bias.shape)}"
+        )
+
+
+def _check_groups(groups, in_channels: int, out_channels: int, op: str) -> int:
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if channels % groups:
+            raise ValueError(
+                f"{op}: {name} ({channels}) must be divisible by groups ({groups})"
+            )
+    return int(groups)
+
+
+def _output_size(size, kernel, pad, stride, dilation, axis: str, op: str) -> int:
+    span = dilation * (kernel - 1) + 1
+    if size + pad[0] + pad[1] < span:
+        raise ValueError(
+            f"{op}: the kernel (size {kernel}, dilation {dilation}: spans {span}) is larger "
+            f"than the padded input along {axis}; expected a padded {axis} of at least "
+            f"{span}, got {size} + padding {pad[0] + pad[1]} = {size + pad[0] + pad[1]}"
+        )
+    return (size + pad[0] + pad[1] - span) // stride + 1
+
+
+def _spatial(values, spatial: int, fill: int) -> tuple[int, int]:
+    """Per-axis values as (height, width); 1-D ops get a height axis of `fill`."""
+    return (fill, values[0]) if spatial == 1 else tuple(values)
+
+
+# --- the ops -----------------------------------------------------------------------------
+def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spatial):
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    x, w, b, unbatched = _lift(input, weight, bias, op, spatial, "out_channels, in/groups")
+    n, c = x.shape[:2]
+    o, cg = w.shape[:2]
+    groups = _check_groups(groups, c, o, op)
+    if cg * groups != c:
+        raise ValueError(
+            f"{op}: the weight's in-channels (axis 1) must be in_channels / groups = "
+            f"{c} / {groups} = {c // groups}, got weight of shape {tuple(weight.shape)} for "
+            f"input of shape {tuple(input.shape)}"
+        )
+    _check_bias(b, o, op)
+    kernel = tuple(weight.shape[2:])
+    stride = _ints(stride, spatial, "stride", op, 1)
+    dilation = _ints(dilation, spatial, "dilation", op, 1)
+    pads = _pads(padding, kernel, stride, dilation, op)
+    axes = ("length",) if spatial == 1 else ("height", "width")
+    sizes = tuple(
+        _output_size(size, k, p, s, d, axis, op)
+        for size, k, p, s, d, axis in zip(input.shape[-spatial:], kernel, pads, stride,
+                                          dilation, axes)
+    )
+    all_pads = ((0, 0),) + pads if spatial == 1 else pads
+    plan = _Plan(
+        kernel=(w.shape[2], w.shape[3]),
+        stride=_spatial(stride, spatial, 1),
+        dilation=_spatial(dilation, spatial, 1),
+        pads=all_pads[0] + all_pads[1],
+        in_hw=(x.shape[2], x.shape[3]),
+        out_hw=_spatial(sizes, spatial, 1),
+        groups=groups,
+    )
+    out = _product_as_image(_im2col(x, plan), _weight_matrix(w, groups), n, plan.out_hw, b)
+
+    def backward(g):
+        g = g.reshape(out.shape)
+        grad_x = grad_w = grad_b = None
+        if input.requires_grad or weight.requires_grad:
+            gm = _to_matrix(g, groups)
+        if input.requires_grad:
+            grad_x = _input_gradient(gm, w, plan, n).reshape(input.shape)
+        if weight.requires_grad:
+            # The columns are rebuilt rather than kept from the forward pass: KH*KW times
+            # the input's memory saved per layer, for one copy that costs little.
+            cols = _im2col(x, plan)
+            grad_w = _weight_gradient(gm, cols, w.shape).reshape(weight.shape)
+        if bias is not None and bias.requires_grad:
+            grad_b = g.sum(axis=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
+    shape = (o,) + sizes if unbatched else (n, o) + sizes
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return record(out.reshape(shape), parents, backward, op)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, as torch.nn.functional.conv2d.
+
+    x: (N, C, H, W) or unbatched (C, H, W); weight: (O, C/groups, KH, KW); bias: (O,)
+    -> (N, O, OH, OW), OH = floor((H + pad_top + pad_bottom - dh*(KH-1) - 1) / sh) + 1.
+    stride, dilation: int or (h, w); padding: int, (h, w), 'valid' (0) or 'same' (output
+    size = input size; stride 1 only; an odd total goes to the bottom/right). groups splits
+    channels into independent convolutions (groups == C is depthwise).
+    y[n,o,i,j] = b[o] + sum_{c in group(o), p, q} W[o,c,p,q] x_pad[n,c, i*sh+p*dh, j*sw+q*dw].
+    Gradients, with cols the im2col matrix and g as a (N*OH*OW, O) matrix per group:
+      dW = g^T cols, db = sum over n, i, j of g, dx = col2im(g W) (the padding cropped).
+    """
+    return _convolution("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation, as torch.nn.functional.conv1d (conv2d on a height of 1).
+
+    x: (N, C, L) or unbatched (C, L); weight: (O, C/groups, K); bias: (O,) -> (N, O, OL),
+    OL = floor((L + 2p - d*(K-1) - 1) / s) + 1; padding: int, (p,), 'valid' or 'same'.
+    y[n,o,i] = b[o] + sum_{c in group(o), k} W[o,c,k] x_pad[n,c, i*s + k*d]; gradients as
+    conv2d's: dW = g^T cols, db = sum of g, dx = col2im(g W).
+    """
+    return _convolution("conv1d", input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution, as torch.nn.functional.conv_transpose2d.
+
+    x: (N, C_in, H, W) or unbatched; weight: (C_in, C_out/groups, KH, KW); bias: (C_out,)
+    -> (N, C_out, OH, OW), OH = (H - 1)*sh - 2*ph + dh*(KH - 1) + output_padding_h + 1.
+    It is the adjoint (the input gradient) of conv2d with the same weight, stride, padding,
+    dilation and groups, mapping (N, C_out, OH, OW) to (N, C_in, H, W):
+      y = col2im(x W), where x is a (N*H*W, C_in) matrix per group.
+    output_padding (< stride or < dilation) adds rows/columns at the bottom/right that
+    no input reaches, to pick one of the output sizes a strided conv2d maps to H.
+    Gradients: dx = conv2d(g, W) (im2col of g, times W), dW = x^T im2col(g),
+    db = sum over n, i, j of g.
+    """
+    op = "conv_transpose2d"
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    x, w, b, unbatched = _lift(input, weight, bias, op, 2, "in_channels, out/groups")
+    n, c = x.shape[:2]
+    if w.shape[0] != c:
+        raise ValueError(
+            f"{op}: the weight's axis 0 must be the input's channels ({c}), got weight of "
+            f"shape {tuple(w.shape)} for input of shape {tuple(input.shape)}"
+        )
+    groups = _check_groups(groups, c, c, op)
+    out_channels = w.shape[1] * groups
+    _check_bias(b, out_channels, op)
+    kernel = tuple(w.shape[2:])
+    stride = _ints(stride, 2, "stride", op, 1)
+    dilation = _ints(dilation, 2, "dilation", op, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of 2 ints, got {padding!r}")
+    padding = _ints(padding, 2, "padding", op, 0)
+    output_padding = _ints(output_padding, 2, "output_padding", op, 0)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= max(s, d):
+            raise ValueError(
+                f"{op}: output_padding must be smaller than stride or dilation, got "
+                f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+            )
+    sizes = tuple(
+        (size - 1) * s - 2 * p + d * (k - 1) + extra + 1
+        for size, s, p, d, k, extra in zip(x.shape[2:], stride, padding, dilation, kernel,
+                                           output_padding)
+    )
+    if min(sizes) < 1:
+        raise ValueError(
+            f"{op}: the output would have size {sizes} for input of shape "
+            f"{tuple(input.shape)}, kernel {kernel}, stride {stride}, padding {padding}, "
+            f"dilation {dilation}; expected a positive size (use less padding)"
+        )
+    plan = _Plan(kernel=kernel, stride=stride, dilation=dilation,
+                 pads=(padding[0], padding[0], padding[1], padding[1]),
+                 in_hw=sizes, out_hw=(x.shape[2], x.shape[3]), groups=groups)
+    out = _input_gradient(_to_matrix(x, groups), w, plan, n, b)
+
+    def backward(g):
+        g = g.reshape(out.shape)
+        grad_x = grad_w = grad_b = None
+        if input.requires_grad or weight.requires_grad:
+            cols = _im2col(g, plan)  # conv2d's forward of g
+        if input.requires_grad:
+            grad_x = _product_as_image(cols, _weight_matrix(w, groups), n, plan.out_hw)
+            grad_x = grad_x.reshape(input.shape)
+        if weight.requires_grad:
+            grad_w = _weight_gradient(_to_matrix(x, groups), cols, w.shape)
+        if bias is not None and bias.requires_grad:
+            grad_b = g.sum(axis=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
+    shape = out.shape[1:] if unbatched else out.shape
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return record(out.reshape(shape), parents, backward, op)

@@ -1,0 +1,376 @@
+"""conv1d, conv2d and conv_transpose2d against PyTorch (forward and the gradients of input,
+weight and bias, float64 and float32) over a grid of stride, padding, dilation, groups and
+kernel sizes; float64 gradient checks on a representative subset with tiny shapes; bad
+input."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import nnscratch as ns
+from nnscratch import functional as F
+from oracle import check_gradient, compare_with_torch, rng
+
+# PyTorch warns that it copies the input for 'same' with an even kernel; that is its concern.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+
+
+def normal(shape, seed=0):
+    return rng(seed).standard_normal(shape)
+
+
+def conv_arrays(x_shape, out_channels, kernel, groups, bias=True, seed=0):
+    """Input, weight (O, C/groups, *kernel) and optionally bias, as NumPy arrays."""
+    c = x_shape[1]
+    arrays = [normal(x_shape, seed), normal((out_channels, c // groups) + kernel, seed + 1)]
+    return arrays + ([normal((out_channels,), seed + 2)] if bias else [])
+
+
+def with_args(op, **kwargs):
+    return lambda *tensors: op(*tensors, **kwargs)
+
+
+# --- conv2d: the oracle grid -------------------------------------------------------------
+# 'same' needs stride 1, so it appears with stride 1 only (stride 2 is a bad-input test).
+STRIDE_PADDING = [(1, 0), (1, 1), (1, "same"), (2, 0), (2, 1)]
+KERNELS = [(1, 1), (3, 3), (5, 5), (3, 2), (2, 5)]  # square and not, odd and even
+GROUPS = [1, 2, 4]  # 4 == in_channels: depthwise (two filters per channel, 8 outputs)
+
+
+@pytest.mark.parametrize("stride, padding", STRIDE_PADDING, ids=str)
+@pytest.mark.parametrize("dilation", [1, 2], ids=lambda d: f"d{d}")
+@pytest.mark.parametrize("groups", GROUPS, ids=lambda g: f"g{g}")
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: f"k{k[0]}x{k[1]}")
+@DTYPES
+def test_conv2d_matches_torch(stride, padding, dilation, groups, kernel, dtype):
+    arrays = conv_arrays((2, 4, 11, 9), 8, kernel, groups)  # non-square input
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    ours, _ = compare_with_torch(with_args(F.conv2d, **kwargs), with_args(TF.conv2d, **kwargs),
+                                 arrays, dtype, scale=10)
+    if padding == "same":
+        assert ours.shape == (2, 8, 11, 9)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),
+    dict(stride=2, padding=1),
+    dict(padding="same", dilation=2),
+    dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
+    dict(padding="same", groups=4),  # depthwise, even kernel width: asymmetric padding
+    dict(stride=(1, 2), padding="valid", groups=2),
+], ids=str)
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+def test_conv2d_gradcheck(kwargs, with_bias):
+    arrays = conv_arrays((2, 4, 5, 4), 4, (3, 2), kwargs.get("groups", 1), with_bias)
+    check_gradient(with_args(F.conv2d, **kwargs), arrays)
+
+
+@pytest.mark.parametrize("x_shape, kernel, kwargs", [
+    ((1, 3, 7, 6), (3, 3), dict(padding=1)),  # batch 1
+    ((3, 1, 8, 5), (3, 2), dict(stride=2)),  # one input channel
+    ((1, 1, 6, 6), (6, 6), dict()),  # kernel as large as the input: a 1x1 output
+    ((2, 3, 1, 9), (1, 4), dict(padding="same")),  # height 1
+    ((2, 3, 5, 5), (3, 3), dict(stride=(3, 2), padding=(2, 0), dilation=(2, 1))),
+    ((2, 6, 5, 7), (3, 3), dict(padding=1, groups=3)),
+], ids=str)
+@DTYPES
+def test_conv2d_edge_shapes_match_torch(x_shape, kernel, kwargs, dtype):
+    out_channels = 2 * kwargs.get("groups", 1)
+    arrays = conv_arrays(x_shape, out_channels, kernel, kwargs.get("groups", 1))
+    compare_with_torch(with_args(F.conv2d, **kwargs), with_args(TF.conv2d, **kwargs),
+                       arrays, dtype, scale=10)
+
+
+def test_conv2d_depthwise_separable_block_matches_torch():
+    """Depthwise 3x3 (groups = channels) followed by a pointwise 1x1 conv."""
+    arrays = [normal((2, 4, 7, 7), 1), normal((4, 1, 3, 3), 2), normal((6, 4, 1, 1), 3)]
+    compare_with_torch(lambda x, dw, pw: F.conv2d(F.conv2d(x, dw, padding=1, groups=4), pw),
+                       lambda x, dw, pw: TF.conv2d(TF.conv2d(x, dw, padding=1, groups=4), pw),
+                       arrays)
+
+
+def test_conv2d_unbatched_input_matches_torch():
+    arrays = conv_arrays((1, 3, 6, 5), 4, (3, 3), 1)
+    arrays[0] = arrays[0][0]
+    ours, _ = compare_with_torch(with_args(F.conv2d, padding=1),
+                                 with_args(TF.conv2d, padding=1), arrays)
+    assert ours.shape == (4, 6, 5)
+
+
+@pytest.mark.parametrize("requires_grad", [[True, False, False], [False, True, False],
+                                           [False, False, True], [False, True, True]], ids=str)
+def test_conv2d_gradient_only_where_asked(requires_grad):
+    arrays = conv_arrays((2, 4, 6, 5), 4, (3, 3), 2)
+    compare_with_torch(with_args(F.conv2d, padding=1, groups=2),
+                       with_args(TF.conv2d, padding=1, groups=2), arrays,
+                       requires_grad=requires_grad)
+
+
+def test_conv2d_keeps_float32_and_leaves_its_inputs_alone():
+    x, w, b = (ns.tensor(a.astype(np.float32), requires_grad=True)
+               for a in conv_arrays((2, 3, 6, 6), 4, (3, 3), 1))
+    before = [t.numpy().copy() for t in (x, w, b)]
+    y = F.conv2d(x, w, b, stride=2, padding=1)
+    y.sum().backward()
+    assert y.dtype == np.float32 and y.data.flags.c_contiguous
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+    for t, saved in zip((x, w, b), before):
+        np.testing.assert_array_equal(t.numpy(), saved)
+
+
+def test_conv2d_output_size_formula():
+    """floor((H + 2p - d(k-1) - 1) / s) + 1 on every axis, checked on a strided,
+    dilated, padded case that rounds down."""
+    y = F.conv2d(ns.zeros(1, 2, 28, 17), ns.zeros(3, 2, 5, 3), stride=(3, 2),
+                 padding=(2, 1), dilation=(2, 3))
+    expected = [(28 + 4 - 2 * 4 - 1) // 3 + 1, (17 + 2 - 3 * 2 - 1) // 2 + 1]
+    assert y.shape == (1, 3, *expected)
+
+
+def test_conv2d_seeds_worked_example_shape():
+    """3x28x28 through 16 filters of 5x5, no padding: 16x24x24."""
+    y = F.conv2d(ns.zeros(1, 3, 28, 28), ns.zeros(16, 3, 5, 5))
+    assert y.shape == (1, 16, 24, 24)
+
+
+def test_interleaved_calls_of_the_same_shape_do_not_share_state():
+    """Two convs of one shape, both forwards before both backwards (the work arrays are
+    reused between calls), and one layer applied twice: the same as PyTorch."""
+    x, w1, w2 = normal((2, 4, 6, 5), 1), normal((4, 4, 3, 3), 2), normal((4, 4, 3, 3), 3)
+
+    def chain(conv, x, w1, w2):
+        a = conv(x, w1, padding=1)
+        b = conv(x * 2, w2, padding=1)
+        return conv(a + b, w1, padding=1) * b
+
+    compare_with_torch(lambda *t: chain(F.conv2d, *t), lambda *t: chain(TF.conv2d, *t),
+                       [x, w1, w2])
+    compare_with_torch(lambda *t: chain(F.conv_transpose2d, *t),
+                       lambda *t: chain(TF.conv_transpose2d, *t), [x, w1, w2])
+
+
+def test_conv2d_of_a_non_contiguous_input():
+    x = normal((5, 6, 3, 2), 1)  # permuted to (2, 3, 6, 5) inside
+    w = normal((4, 3, 3, 2), 2)
+    compare_with_torch(lambda x, w: F.conv2d(x.permute(3, 2, 1, 0), w, stride=(2, 1)),
+                       lambda x, w: TF.conv2d(x.permute(3, 2, 1, 0), w, stride=(2, 1)), [x, w])
+
+
+# --- conv1d ------------------------------------------------------------------------------
+@pytest.mark.parametrize("stride, padding", STRIDE_PADDING, ids=str)
+@pytest.mark.parametrize("dilation", [1, 2], ids=lambda d: f"d{d}")
+@pytest.mark.parametrize("groups", GROUPS, ids=lambda g: f"g{g}")
+@pytest.mark.parametrize("kernel", [1, 3, 4], ids=lambda k: f"k{k}")
+@DTYPES
+def test_conv1d_matches_torch(stride, padding, dilation, groups, kernel, dtype):
+    arrays = conv_arrays((2, 4, 10), 8, (kernel,), groups)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    ours, _ = compare_with_torch(with_args(F.conv1d, **kwargs), with_args(TF.conv1d, **kwargs),
+                                 arrays, dtype, scale=10)
+    if padding == "same":
+        assert ours.shape == (2, 8, 10)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=2, dilation=2),
+                                    dict(padding="same", groups=2), dict(padding=(1,), groups=4)],
+                         ids=str)
+def test_conv1d_gradcheck(kwargs):
+    check_gradient(with_args(F.conv1d, **kwargs),
+                   conv_arrays((2, 4, 7), 4, (3,), kwargs.get("groups", 1)))
+
+
+@pytest.mark.parametrize("x_shape", [(1, 1, 9), (3, 1, 9), (1, 5, 9)], ids=str)
+def test_conv1d_batch_one_and_channels_one(x_shape):
+    arrays = conv_arrays(x_shape, 2, (3,), 1)
+    compare_with_torch(with_args(F.conv1d, padding=1), with_args(TF.conv1d, padding=1), arrays)
+
+
+def test_conv1d_unbatched_input_matches_torch():
+    arrays = conv_arrays((1, 3, 8), 2, (3,), 1)
+    arrays[0] = arrays[0][0]
+    ours, _ = compare_with_torch(F.conv1d, TF.conv1d, arrays)
+    assert ours.shape == (2, 6)
+
+
+# --- conv_transpose2d --------------------------------------------------------------------
+def transpose_arrays(x_shape, out_channels, kernel, groups, bias=True, seed=0):
+    """Input, weight (C_in, C_out/groups, *kernel) and optionally bias."""
+    c = x_shape[1]
+    arrays = [normal(x_shape, seed), normal((c, out_channels // groups) + kernel, seed + 1)]
+    return arrays + ([normal((out_channels,), seed + 2)] if bias else [])
+
+
+TRANSPOSE_CASES = [  # (stride, padding, output_padding, dilation)
+    (1, 0, 0, 1), (1, 1, 0, 1), (2, 0, 0, 1), (2, 1, 1, 1), (2, 0, 1, 2), (1, 0, 1, 2),
+    (3, 1, 2, 1), ((2, 1), (1, 0), (1, 0), (1, 2)), ((1, 3), (0, 2), (0, 2), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("stride, padding, output_padding, dilation", TRANSPOSE_CASES, ids=str)
+@pytest.mark.parametrize("groups", [1, 2], ids=lambda g: f"g{g}")
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 3), (2, 3)], ids=lambda k: f"k{k[0]}x{k[1]}")
+@DTYPES
+def test_conv_transpose2d_matches_torch(stride, padding, output_padding, dilation, groups,
+                                        kernel, dtype):
+    arrays = transpose_arrays((2, 4, 5, 4), 6, kernel, groups)
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding,
+                  dilation=dilation, groups=groups)
+    compare_with_torch(with_args(F.conv_transpose2d, **kwargs),
+                       with_args(TF.conv_transpose2d, **kwargs), arrays, dtype, scale=10)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),
+    dict(stride=2, padding=1, output_padding=1),
+    dict(stride=(2, 1), dilation=(1, 2), output_padding=(1, 1), groups=2),
+    dict(stride=2, padding=(0, 1), groups=4),
+], ids=str)
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+def test_conv_transpose2d_gradcheck(kwargs, with_bias):
+    arrays = transpose_arrays((2, 4, 3, 3), 4, (3, 2), kwargs.get("groups", 1), with_bias)
+    check_gradient(with_args(F.conv_transpose2d, **kwargs), arrays)
+
+
+@pytest.mark.parametrize("x_shape", [(1, 1, 4, 3), (1, 3, 1, 1), (3, 2, 2, 5)], ids=str)
+def test_conv_transpose2d_small_shapes(x_shape):
+    arrays = transpose_arrays(x_shape, 2, (3, 3), 1)
+    kwargs = dict(stride=2, padding=1, output_padding=1)
+    compare_with_torch(with_args(F.conv_transpose2d, **kwargs),
+                       with_args(TF.conv_transpose2d, **kwargs), arrays)
+
+
+def test_conv_transpose2d_unbatched_input_matches_torch():
+    arrays = transpose_arrays((1, 3, 4, 4), 2, (3, 3), 1)
+    arrays[0] = arrays[0][0]
+    ours, _ = compare_with_torch(with_args(F.conv_transpose2d, stride=2),
+                                 with_args(TF.conv_transpose2d, stride=2), arrays)
+    assert ours.shape == (2, 9, 9)
+
+
+def test_conv_transpose2d_is_the_adjoint_of_conv2d():
+    """<conv2d(x, W), y> == <x, conv_transpose2d(y, W)> for the same stride and padding."""
+    x, w, y = normal((2, 4, 9, 8), 1), normal((6, 2, 3, 3), 2), normal((2, 6, 5, 4), 3)
+    kwargs = dict(stride=2, padding=1, dilation=1, groups=2)
+    forward = F.conv2d(ns.tensor(x), ns.tensor(w), **kwargs).numpy()
+    assert forward.shape == y.shape
+    back = F.conv_transpose2d(ns.tensor(y), ns.tensor(w), output_padding=(0, 1), **kwargs)
+    assert back.shape == x.shape
+    np.testing.assert_allclose((forward * y).sum(), (x * back.numpy()).sum(), rtol=1e-10)
+
+
+# --- bad input ---------------------------------------------------------------------------
+def test_kernel_larger_than_the_padded_input():
+    with pytest.raises(ValueError, match=r"conv2d: the kernel .*larger than the padded input "
+                                         r"along height; expected .* at least 5, got 2"):
+        F.conv2d(ns.ones(1, 1, 2, 8), ns.ones(1, 1, 5, 1))
+    with pytest.raises(ValueError, match=r"conv2d: .*dilation 2: spans 5.*width.*got 3 \+ "
+                                         r"padding 0 = 3"):
+        F.conv2d(ns.ones(1, 1, 8, 3), ns.ones(1, 1, 1, 3), dilation=2)
+    with pytest.raises(ValueError, match=r"conv1d: the kernel .*length"):
+        F.conv1d(ns.ones(1, 1, 2), ns.ones(1, 1, 3), padding=0)
+    F.conv2d(ns.ones(1, 1, 3, 3), ns.ones(1, 1, 5, 5), padding=1)  # fits once padded
+
+
+@pytest.mark.parametrize("op, x, w", [
+    (F.conv2d, (1, 3, 5, 5), (4, 1, 3, 3)),  # 3 input channels, groups 2
+    (F.conv1d, (1, 3, 5), (4, 1, 3)),
+], ids=["conv2d", "conv1d"])
+def test_in_channels_not_divisible_by_groups(op, x, w):
+    with pytest.raises(ValueError, match=r"in_channels \(3\) must be divisible by groups \(2\)"):
+        op(ns.ones(*x), ns.ones(*w), groups=2)
+
+
+def test_out_channels_not_divisible_by_groups():
+    with pytest.raises(ValueError, match=r"out_channels \(3\) must be divisible by groups \(2\)"):
+        F.conv2d(ns.ones(1, 4, 5, 5), ns.ones(3, 2, 3, 3), groups=2)
+
+
+def test_weight_in_channels_must_be_in_channels_over_groups():
+    with pytest.raises(ValueError, match=r"in_channels / groups = 4 / 2 = 2, got weight of "
+                                         r"shape \(4, 4, 3, 3\)"):
+        F.conv2d(ns.ones(1, 4, 5, 5), ns.ones(4, 4, 3, 3), groups=2)
+    with pytest.raises(ValueError, match=r"= 3 / 1 = 3, got weight of shape \(2, 2, 3\)"):
+        F.conv1d(ns.ones(1, 3, 5), ns.ones(2, 2, 3))
+
+
+@pytest.mark.parametrize("op, x, w, pattern", [
+    (F.conv2d, (5,), (1, 1, 1, 1), r"conv2d: expected a 4-D input \(N, C, H, W\).*got shape"
+                                   r" \(5,\)"),
+    (F.conv2d, (1, 1, 1, 5, 5), (1, 1, 1, 1), r"conv2d: expected a 4-D input.*\(1, 1, 1, 5, 5\)"),
+    (F.conv2d, (1, 1, 5, 5), (1, 1, 3), r"conv2d: expected a 4-D weight.*got shape \(1, 1, 3\)"),
+    (F.conv1d, (1, 1, 5, 5), (1, 1, 3), r"conv1d: expected a 3-D input \(N, C, L\)"),
+    (F.conv1d, (1, 1, 5), (1, 1, 3, 3), r"conv1d: expected a 3-D weight"),
+    (F.conv_transpose2d, (1, 5), (1, 1, 3, 3), r"conv_transpose2d: expected a 4-D input"),
+    (F.conv_transpose2d, (1, 1, 5, 5), (1, 1, 3), r"conv_transpose2d: expected a 4-D weight"),
+], ids=str)
+def test_wrong_number_of_dimensions(op, x, w, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        op(ns.ones(*x), ns.ones(*w))
+
+
+@pytest.mark.parametrize("op, x, w", [(F.conv2d, (1, 1, 5, 5), (1, 1, 3, 3)),
+                                      (F.conv1d, (1, 1, 5), (1, 1, 3))], ids=["2d", "1d"])
+def test_same_padding_with_stride_is_an_error(op, x, w):
+    with pytest.raises(ValueError, match=r"padding='same' needs stride 1.*got stride=\(.*2"):
+        op(ns.ones(*x), ns.ones(*w), stride=2, padding="same")
+
+
+@pytest.mark.parametrize("padding, pattern", [
+    ("full", r"padding must be an int, a tuple of 2 ints, 'valid' or 'same', got 'full'"),
+    ((1, 2, 3), r"padding must be an int or a tuple of 2 ints, got \(1, 2, 3\)"),
+    (-1, r"padding must be >= 0, got -1"),
+], ids=str)
+def test_bad_padding(padding, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        F.conv2d(ns.ones(1, 1, 5, 5), ns.ones(1, 1, 3, 3), padding=padding)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(stride=0), r"stride must be >= 1, got 0"),
+    (dict(stride=(1, 1, 1)), r"stride must be an int or a tuple of 2 ints"),
+    (dict(dilation=0), r"dilation must be >= 1"),
+    (dict(groups=0), r"groups must be a positive int, got 0"),
+], ids=str)
+def test_bad_stride_dilation_groups(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        F.conv2d(ns.ones(1, 1, 5, 5), ns.ones(1, 1, 3, 3), **kwargs)
+
+
+def test_bias_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"conv2d: expected bias of shape \(2,\), got \(3,\)"):
+        F.conv2d(ns.ones(1, 1, 5, 5), ns.ones(2, 1, 3, 3), ns.ones(3))
+    with pytest.raises(ValueError, match=r"conv_transpose2d: expected bias of shape \(4,\)"):
+        F.conv_transpose2d(ns.ones(1, 2, 5, 5), ns.ones(2, 2, 3, 3), ns.ones(2), groups=2)
+
+
+def test_conv_transpose2d_bad_input():
+    x = ns.ones(1, 4, 5, 5)
+    with pytest.raises(ValueError, match=r"weight's axis 0 must be the input's channels \(4\),"
+                                         r" got weight of shape \(3, 2, 3, 3\)"):
+        F.conv_transpose2d(x, ns.ones(3, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"in_channels \(4\) must be divisible by groups \(3\)"):
+        F.conv_transpose2d(x, ns.ones(4, 2, 3, 3), groups=3)
+    with pytest.raises(ValueError, match=r"output_padding must be smaller than stride or "
+                                         r"dilation, got output_padding=\(1, 1\), stride=\(1, 1\)"):
+        F.conv_transpose2d(x, ns.ones(4, 2, 3, 3), output_padding=1)
+    with pytest.raises(ValueError, match=r"padding must be an int or a tuple of 2 ints, got "
+                                         r"'same'"):
+        F.conv_transpose2d(x, ns.ones(4, 2, 3, 3), padding="same")
+    with pytest.raises(ValueError, match=r"output would have size \(-1, -1\).*expected a "
+                                         r"positive size"):
+        F.conv_transpose2d(ns.ones(1, 4, 1, 1), ns.ones(4, 2, 1, 1), padding=1)
+
+
+def test_torch_agrees_on_what_is_an_error():
+    """The configurations rejected above are rejected by PyTorch too."""
+    for call in (lambda: TF.conv2d(torch.ones(1, 1, 2, 8), torch.ones(1, 1, 5, 1)),
+                 lambda: TF.conv2d(torch.ones(1, 3, 5, 5), torch.ones(4, 1, 3, 3), groups=2),
+                 lambda: TF.conv2d(torch.ones(1, 1, 5, 5), torch.ones(1, 1, 3, 3), stride=2,
+                                   padding="same"),
+                 lambda: TF.conv_transpose2d(torch.ones(1, 4, 5, 5), torch.ones(4, 2, 3, 3),
+                                             output_padding=1)):
+        with pytest.raises((RuntimeError, ValueError)):
+            call()
