@@ -132,6 +132,45 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def _image_size(text: str) -> tuple[int, int, int]:
+    """An argparse type: CxHxW, e.g. 3x28x28 (malformed: a usage error, exit 2)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected CxHxW of positive ints, e.g. 3x28x28, "
+                                         f"got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+_image_size.__name__ = "CxHxW"
+
+
+def _padding(text: str):
+    """An argparse type: a whole number >= 0, 'same' or 'valid'."""
+    if text in ("same", "valid"):
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, 'same' or 'valid', got {text!r}")
+    return int(text)
+
+
+def cmd_shape(args) -> int:
+    from .tools import conv_output_shape, pool_output_shape
+
+    channels, *size = args.input
+    padding = args.padding
+    if args.layer == "conv2d":
+        if args.out_channels is None:
+            raise ValueError("shape conv2d needs --out-channels")
+        out = conv_output_shape(tuple(size), args.kernel, args.stride or 1, padding,
+                                args.dilation)
+        channels = args.out_channels
+    else:
+        out = pool_output_shape(tuple(size), args.kernel, args.stride, padding, args.dilation,
+                                args.ceil_mode)
+    _say("x".join(map(str, (channels, *out))))
+    return 0
+
+
 def cmd_data_fetch(args) -> int:
     from .data import fetch_dataset
 
@@ -183,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="layers, output shapes and parameters")
     summary.add_argument("recipe")
     summary.set_defaults(handler=cmd_summary)
+
+    shape = commands.add_parser("shape", help="output size of a conv2d or maxpool2d layer")
+    shape.add_argument("layer", choices=("conv2d", "maxpool2d"))
+    shape.add_argument("--in", dest="input", type=_image_size, required=True,
+                       help="input size CxHxW, e.g. 3x28x28")
+    shape.add_argument("--out-channels", type=_positive(int, "a whole number"),
+                       help="conv2d: number of filters")
+    shape.add_argument("--kernel", type=_positive(int, "a whole number"), required=True)
+    shape.add_argument("--stride", type=_positive(int, "a whole number"),
+                       help="default 1 (conv2d) or the kernel size (maxpool2d)")
+    shape.add_argument("--padding", type=_padding, default=0,
+                       help="an int, or 'same'/'valid' (conv2d)")
+    shape.add_argument("--dilation", type=_positive(int, "a whole number"), default=1)
+    shape.add_argument("--ceil-mode", action="store_true", help="maxpool2d: round up")
+    shape.set_defaults(handler=cmd_shape)
 
     data = commands.add_parser("data", help="data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")

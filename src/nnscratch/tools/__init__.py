@@ -1,7 +1,17 @@
-"""Tools around the framework: gradient checking, model summaries, plots of training runs."""
+"""Tools around the framework: gradient checking, model summaries, shapes and
+receptive fields, plots of training runs."""
 
 from . import plot
 from .gradcheck import GradcheckError, gradcheck
+from .shapes import (
+    RFRow,
+    conv_output_shape,
+    conv_transpose_output_shape,
+    pool_output_shape,
+    receptive_field,
+)
 from .summary import SummaryRow, summary, summary_rows
 
-__all__ = ["GradcheckError", "SummaryRow", "gradcheck", "plot", "summary", "summary_rows"]
+__all__ = ["GradcheckError", "RFRow", "SummaryRow", "conv_output_shape",
+           "conv_transpose_output_shape", "gradcheck", "plot", "pool_output_shape",
+           "receptive_field", "summary", "summary_rows"]

@@ -1,4 +1,5 @@
-"""summary: a Keras-style table of a model's layers, output shapes and parameter counts.
+"""summary: a Keras-style table of a model's layers, output shapes and parameter counts
+(and, for an image input (C, H, W), each layer's receptive field: see tools.shapes).
 
 One zero sample of the given shape goes through the model under no_grad in eval mode, so
 nothing learns, no running statistic moves and no random number is drawn; every module's
@@ -139,24 +140,38 @@ def summary(model: Module, input_shape, dtype=None) -> str:
     model's floating dtype; an int dtype for models that start with an embedding).
     """
     rows = summary_rows(model, input_shape, dtype)
+    fields = None
+    if len(_checked_shape(input_shape)) == 3:  # an image: add the receptive field column
+        from .shapes import _rf_rows
+
+        fields = ["x".join(map(str, f.r)) if f.r else "?"
+                  for f in _rf_rows(rows, _checked_shape(input_shape))]
     name_width = max((len(row.name) for row in rows), default=0)
     layers = [f"{row.name:<{name_width}}  {row.layer}" if name_width else row.layer
               for row in rows]
     shapes = [str(row.output_shape) for row in rows]
     counts = [f"{row.params:,}" for row in rows]
     headers = ("Layer", "Output shape", "Param #")
-    widths = [max(map(len, column), default=0)
-              for column in ([headers[0], *layers], [headers[1], *shapes], [headers[2], *counts])]
+    if fields is not None:
+        headers = ("Layer", "Output shape", "Receptive field", "Param #")
+    columns = [[headers[0], *layers], [headers[1], *shapes], [headers[-1], *counts]]
+    if fields is not None:
+        columns.insert(2, [headers[2], *fields])
+    widths = [max(map(len, column), default=0) for column in columns]
 
-    def line(layer: str, shape: str, count: str) -> str:
-        return (f"{layer:<{widths[0]}}   {shape:<{widths[1]}}   {count:>{widths[2]}}").rstrip()
+    def line(layer: str, shape: str, *rest: str) -> str:
+        *middle, count = rest
+        cells = [f"{layer:<{widths[0]}}", f"{shape:<{widths[1]}}"]
+        cells += [f"{cell:<{width}}" for cell, width in zip(middle, widths[2:-1])]
+        return "   ".join([*cells, f"{count:>{widths[-1]}}"]).rstrip()
 
     total = model.num_parameters()
     trainable = model.num_parameters(trainable_only=True)
-    rule = "=" * (sum(widths) + 6)
+    rule = "=" * (sum(widths) + 3 * (len(widths) - 1))
     out = [f"Model: {type(model).__name__}, input shape {_checked_shape(input_shape)}",
            rule, line(*headers), rule]
-    out += [line(*cells) for cells in zip(layers, shapes, counts)]
+    cells = zip(layers, shapes, fields, counts) if fields else zip(layers, shapes, counts)
+    out += [line(*row) for row in cells]
     out += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
             f"Non-trainable params: {total - trainable:,}"]
     return "\n".join(out)
