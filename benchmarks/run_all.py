@@ -14,7 +14,7 @@ import torch
 
 from timing import fmt
 
-MODULES = ["overhead", "softmax_ce", "mlp", "recipe_fashion_mlp"]
+MODULES = ["overhead", "softmax_ce", "mlp", "recipe_fashion_mlp", "cnn"]
 
 
 def main() -> None:
