@@ -75,3 +75,20 @@ def check_gradient(fn, arrays, requires_grad=None, **tolerances):
         for a, rg in zip(arrays, requires_grad)
     ]
     assert ns.tools.gradcheck(fn, inputs, **tolerances)
+
+
+# Layers: PyTorch's twin modules, compared on the same weights. A layer sums many
+# products, so float32 is compared more loosely than a single op.
+DTYPES = [np.float64, np.float32]
+TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
+LAYER_TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (1e-4, 1e-5)}
+
+
+def close(ours, theirs, dtype, what):
+    """ours (a tensor or array) equals theirs (a torch tensor or array) within the layer
+    tolerance of dtype."""
+    rtol, atol = LAYER_TOLERANCES[dtype]
+    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
+    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)

@@ -12,20 +12,11 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
+from oracle import DTYPES, TORCH_DTYPES, close
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
-DTYPES = [np.float64, np.float32]
-TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (1e-4, 1e-5)}
-TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
-
-def close(ours, theirs, dtype, what):
-    rtol, atol = TOLERANCES[dtype]
-    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
-    theirs = theirs.detach().numpy()
-    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
 
 
 def twin(ours, theirs, dtype):

@@ -11,20 +11,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
-from oracle import check_gradient
-
-DTYPES = [np.float64, np.float32]
-# (rtol, atol): float64 is exact up to rounding; float32 sums round differently per library.
-TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (1e-4, 1e-5)}
-TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
-
-
-def close(ours, theirs, dtype, what):
-    rtol, atol = TOLERANCES[dtype]
-    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
+from oracle import DTYPES, TORCH_DTYPES, check_gradient, close
 
 
 def twin(ours, theirs, dtype, randomize=False):

@@ -9,18 +9,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
-
-DTYPES = [np.float64, np.float32]
-TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (1e-4, 1e-5)}
-TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
-
-
-def close(ours, theirs, dtype, what):
-    rtol, atol = TOLERANCES[dtype]
-    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
+from oracle import DTYPES, TORCH_DTYPES, close
 
 
 def data(shape, seed=0, scale=1.0, shift=0.0):
