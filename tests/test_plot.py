@@ -261,3 +261,118 @@ def test_import_does_not_load_matplotlib_and_plots_avoid_pyplot(tmp_path):
                             env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert_png(tmp_path / "c.png", min_bytes=1000)
+
+
+# --- filters and feature maps ---------------------------------------------------------
+def _conv_model():
+    ns.manual_seed(0)
+    return ns.nn.Sequential(
+        ns.nn.Conv2d(3, 6, 3, padding=1), ns.nn.BatchNorm2d(6), ns.nn.ReLU(),
+        ns.nn.Dropout(0.5), ns.nn.MaxPool2d(2), ns.nn.Flatten(), ns.nn.Linear(6 * 8 * 8, 4),
+    )
+
+
+@pytest.mark.parametrize("in_channels, channel", [(1, None), (3, None), (3, 2), (3, -1)])
+def test_filters_grid(tmp_path, captured, in_channels, channel):
+    ns.manual_seed(0)
+    conv = ns.nn.Conv2d(in_channels, 10, 5)
+    path = tmp_path / "filters.png"
+    assert plot.filters(conv, path, columns=4, channel=channel) == path
+    assert_png(path)
+    only_file(tmp_path, "filters.png")
+    figure = captured[0]
+    assert len(figure.axes) == 12  # 3 rows of 4, the last two cells empty
+    assert [a.get_title() for a in figure.axes if a.get_title()] == [str(k) for k in range(10)]
+    shown = figure.axes[3].images[0].get_array()
+    weight = conv.weight.numpy()
+    kernel = weight[3, channel] if channel is not None else weight[3].mean(axis=0)
+    expected = (kernel - kernel.min()) / (kernel.max() - kernel.min())
+    np.testing.assert_allclose(shown, expected, rtol=1e-5, atol=1e-6)
+    assert shown.min() == 0 and shown.max() == 1
+    assert figure.axes[3].images[0].get_cmap().name == "gray"
+    if in_channels == 3:
+        assert ("mean of 3" if channel is None else "input channel 2") in figure.get_suptitle()
+
+
+def test_filters_constant_kernel_and_raw_weight(tmp_path, captured):
+    weight = np.zeros((2, 1, 3, 3), dtype=np.float32)
+    weight[1, 0, 1, 1] = 1.0
+    plot.filters(weight, tmp_path / "f.png")  # a weight array works as well as a layer
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    np.testing.assert_array_equal(captured[0].axes[0].images[0].get_array(), 0)  # not 0/0
+    assert len(captured[0].axes) == 2
+
+
+def test_filters_bad_input(tmp_path):
+    path = tmp_path / "f.png"
+    with pytest.raises(ValueError, match=r"4-D weight.*got shape \(4, 3\)"):
+        plot.filters(ns.nn.Linear(3, 4), path)
+    with pytest.raises(ValueError, match=r"4-D weight.*got shape \(2, 3, 5\)"):
+        plot.filters(ns.nn.Conv1d(3, 2, 5), path)
+    with pytest.raises(ValueError, match=r"channel must be an int in \[0, 3\), got 3"):
+        plot.filters(ns.nn.Conv2d(3, 2, 3), path, channel=3)
+    with pytest.raises(ValueError, match="columns must be a positive int"):
+        plot.filters(ns.nn.Conv2d(3, 2, 3), path, columns=0)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("layer", [2, -5, "module"])
+@pytest.mark.parametrize("training", [True, False])
+def test_feature_maps_grid_and_mode_restored(tmp_path, captured, layer, training):
+    model = _conv_model()
+    model.train(training)
+    model[3].train(not training)  # a mixed state must come back exactly
+    before = [m.training for m in model.modules()]
+    grad_before = ns.is_grad_enabled()
+    image = _digits((3, 16, 16))
+    path = tmp_path / "maps.png"
+    target = model[2] if layer == "module" else layer
+    assert plot.feature_maps(model, image, target, path, columns=4) == path
+    assert_png(path)
+    only_file(tmp_path, "maps.png")
+    assert [m.training for m in model.modules()] == before
+    assert ns.is_grad_enabled() == grad_before
+    figure = captured[0]
+    assert len(figure.axes) == 8  # 6 channels in 2 rows of 4
+    assert [a.get_title() for a in figure.axes if a.get_title()] == [str(c) for c in range(6)]
+    assert "layer 2 (ReLU)" in figure.get_suptitle()
+    # The panels are the eval-mode output (batch norm with running statistics) of layer 2.
+    model.eval()
+    with ns.no_grad():
+        expected = model[:3](ns.tensor(image[None])).numpy()[0, 5]
+    shown = figure.axes[5].images[0].get_array()
+    if expected.max() > expected.min():
+        expected = (expected - expected.min()) / (expected.max() - expected.min())
+    np.testing.assert_allclose(shown, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_feature_maps_batched_tensor_and_max_maps(tmp_path, captured):
+    model = _conv_model()
+    plot.feature_maps(model, ns.tensor(_digits((1, 3, 16, 16))), 4, tmp_path / "m.png",
+                      columns=8, max_maps=3)
+    figure = captured[0]
+    assert len(figure.axes) == 3
+    assert figure.axes[0].images[0].get_array().shape == (8, 8)  # after the 2x2 pooling
+    assert "first 3 of 6" in figure.get_suptitle()
+    assert model.training  # the default mode comes back
+
+
+def test_feature_maps_bad_input(tmp_path):
+    model = _conv_model()
+    image = _digits((3, 16, 16))
+    path = tmp_path / "m.png"
+    with pytest.raises(ValueError, match="is not one of the model's 7 layers"):
+        plot.feature_maps(model, image, ns.nn.ReLU(), path)
+    with pytest.raises(ValueError, match="index 7 is out of range"):
+        plot.feature_maps(model, image, 7, path)
+    with pytest.raises(ValueError, match=r"layer 6 \(Linear\) must output \(1, C, H, W\).*"
+                                         r"got shape \(1, 4\)"):
+        plot.feature_maps(model, image, 6, path)
+    with pytest.raises(ValueError, match=r"one image.*got \(2, 3, 16, 16\)"):
+        plot.feature_maps(model, _digits((2, 3, 16, 16)), 0, path)
+    with pytest.raises(ValueError, match="must be an nn.Sequential"):
+        plot.feature_maps(ns.nn.Conv2d(3, 2, 3), image, 0, path)
+    with pytest.raises(ValueError, match="max_maps must be a positive int"):
+        plot.feature_maps(model, image, 0, path, max_maps=0)
+    assert model.training and all(m.training for m in model.modules())
+    assert not list(tmp_path.iterdir())

@@ -285,3 +285,143 @@ def predictions(images, predicted, true, class_names, path, columns: int = 8) ->
     right = int(np.sum(guess == truth))
     figure.suptitle(f"{right}/{n} right: prediction (truth)", fontsize=10)
     return _save(figure, path)
+
+
+# --- convolution filters and feature maps ---------------------------------------------
+def _columns(columns, where: str) -> int:
+    if not isinstance(columns, (int, np.integer)) or isinstance(columns, bool) or columns < 1:
+        raise ValueError(f"{where}: columns must be a positive int, got {columns!r}")
+    return int(columns)
+
+
+def _normalised(panel: np.ndarray) -> np.ndarray:
+    """Min-max scaled into [0, 1]; a constant panel becomes all zeros (not 0/0)."""
+    panel = panel.astype(np.float64)
+    low, high = panel.min(), panel.max()
+    return (panel - low) / (high - low) if high > low else np.zeros_like(panel)
+
+
+def _grid(panels: np.ndarray, titles: list[str], suptitle: str, path, columns: int) -> Path:
+    """(N, H, W) panels, each min-max normalised and drawn grey under its title, in rows
+    of `columns`; spare cells of the last row stay blank."""
+    n = panels.shape[0]
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    # A fixed layout in inches, as in `predictions` (constrained layout is slow on big grids).
+    cell, title, header, margin = 1.2, 0.3, 0.45, 0.05
+    image_height = cell * panels.shape[1] / panels.shape[2]
+    width, height = max(cell * columns, 3.0), (image_height + title) * rows + header
+    figure = _figure(width, height, layout=None)
+    grid = figure.subplots(rows, columns, squeeze=False, gridspec_kw={
+        "left": margin / width, "right": 1 - margin / width, "bottom": margin / height,
+        "top": 1 - header / height, "wspace": 0.1, "hspace": title / image_height})
+    for k, axes in enumerate(grid.flat):
+        axes.set_axis_off()
+        if k < n:
+            axes.imshow(_normalised(panels[k]), cmap="gray", vmin=0.0, vmax=1.0,
+                        interpolation="nearest")
+            axes.set_title(titles[k], fontsize=8)
+    figure.suptitle(suptitle, fontsize=10)
+    return _save(figure, path)
+
+
+def filters(conv_layer, path, columns: int = 8, channel: int | None = None) -> Path:
+    """The kernels of a convolution layer as a grid of grey images, a PNG at `path`;
+    returns the path.
+
+    conv_layer: a layer whose .weight is (out, in, kh, kw), such as nn.Conv2d (or that
+    weight itself). Each of the `out` kernels is one panel titled by its index: the kernel
+    itself when in == 1, else its mean over the input channels, or input channel `channel`
+    alone when given. Every panel is min-max normalised on its own (bright = largest).
+    """
+    weight = _array(getattr(conv_layer, "weight", conv_layer))
+    if weight.ndim != 4 or 0 in weight.shape:
+        raise ValueError(f"filters: expected a 4-D weight (out, in, kh, kw), got shape "
+                         f"{weight.shape}")
+    if weight.dtype.kind not in "iuf":
+        raise ValueError(f"filters: expected a numeric weight, got dtype {weight.dtype}")
+    columns = _columns(columns, "filters")
+    inputs = weight.shape[1]
+    if channel is None:
+        kernels = weight.mean(axis=1)
+        shown = "" if inputs == 1 else f", mean of {inputs} input channels"
+    else:
+        if (not isinstance(channel, (int, np.integer)) or isinstance(channel, bool)
+                or not -inputs <= channel < inputs):
+            raise ValueError(f"filters: channel must be an int in [0, {inputs}), "
+                             f"got {channel!r}")
+        kernels = weight[:, channel]
+        shown = f", input channel {int(channel) % inputs}"
+    out, kh, kw = kernels.shape
+    return _grid(kernels, [str(k) for k in range(out)],
+                 f"{out} filters {kh}x{kw}{shown}", path, columns)
+
+
+def _layer_index(model, layer) -> int:
+    children = list(model)
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        if not -len(children) <= layer < len(children):
+            raise ValueError(f"feature_maps: layer index {layer} is out of range for a "
+                             f"Sequential of {len(children)} layers")
+        return int(layer) % len(children)
+    for i, child in enumerate(children):
+        if child is layer:
+            return i
+    raise ValueError(f"feature_maps: layer {type(layer).__name__} is not one of the "
+                     f"model's {len(children)} layers")
+
+
+def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32) -> Path:
+    """What one layer of an nn.Sequential outputs for one image, as a grid of grey images
+    (one per channel), a PNG at `path`; returns the path.
+
+    image: (C, H, W) or (1, C, H, W), an array or a Tensor. layer: an index into the
+    Sequential, or the module itself (one of its direct children). The image runs through
+    the layers up to and including that one, in eval mode and under ns.no_grad(); every
+    module's previous mode is restored afterwards. The first `max_maps` channels of the
+    (1, C, H, W) output are drawn, each min-max normalised and titled by its channel.
+    """
+    from .. import no_grad
+    from ..nn import Sequential
+    from ..tensor import Tensor
+
+    if not isinstance(model, Sequential):
+        raise ValueError(f"feature_maps: model must be an nn.Sequential, "
+                         f"got {type(model).__name__}")
+    index = _layer_index(model, layer)
+    columns = _columns(columns, "feature_maps")
+    if not isinstance(max_maps, (int, np.integer)) or isinstance(max_maps, bool) \
+            or max_maps < 1:
+        raise ValueError(f"feature_maps: max_maps must be a positive int, got {max_maps!r}")
+    if isinstance(image, Tensor):
+        x = image
+    else:
+        first = next(iter(model.parameters()), None)
+        x = Tensor(_array(image), dtype=None if first is None else first.dtype)
+    if x.ndim == 3:
+        x = x.reshape(1, *x.shape)
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"feature_maps: expected one image of shape (C, H, W) or "
+                         f"(1, C, H, W), got {tuple(x.shape)}")
+
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            for child in list(model)[: index + 1]:
+                x = child(x)
+    finally:
+        for module, training in modes:
+            object.__setattr__(module, "training", training)
+
+    output = _array(x)
+    name = type(list(model)[index]).__name__
+    if output.ndim != 4 or output.shape[0] != 1:
+        raise ValueError(f"feature_maps: layer {index} ({name}) must output (1, C, H, W) "
+                         f"feature maps, got shape {output.shape}")
+    maps = output[0, : int(max_maps)]
+    total = output.shape[1]
+    shown = f"first {maps.shape[0]} of {total}" if maps.shape[0] < total else f"{total}"
+    return _grid(maps, [str(c) for c in range(maps.shape[0])],
+                 f"layer {index} ({name}): {shown} feature maps "
+                 f"{output.shape[2]}x{output.shape[3]}", path, columns)
