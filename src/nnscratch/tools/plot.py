@@ -259,22 +259,8 @@ def predictions(images, predicted, true, class_names, path, columns: int = 8) ->
             raise ValueError(f"predictions: labels must lie in [0, {len(names)}) to index "
                              f"the {len(names)} class names, got {labels.min()} to "
                              f"{labels.max()}")
-    if not isinstance(columns, (int, np.integer)) or isinstance(columns, bool) or columns < 1:
-        raise ValueError(f"predictions: columns must be a positive int, got {columns!r}")
-    columns = min(int(columns), n)
-    rows = math.ceil(n / columns)
-    # A fixed layout in inches: constrained layout takes seconds for a grid of 64 axes.
-    cell, title, header, margin = 1.5, 0.3, 0.45, 0.05
-    image_height = cell * pictures.shape[1] / pictures.shape[2]
-    width, height = max(cell * columns, 3.0), (image_height + title) * rows + header
-    figure = _figure(width, height, layout=None)
-    grid = figure.subplots(rows, columns, squeeze=False, gridspec_kw={
-        "left": margin / width, "right": 1 - margin / width, "bottom": margin / height,
-        "top": 1 - header / height, "wspace": 0.1, "hspace": title / image_height})
-    for k, axes in enumerate(grid.flat):
-        axes.set_axis_off()
-        if k >= n:
-            continue
+    figure, cells = _image_grid(n, _columns(columns, "predictions"), pictures.shape[1:3], 1.5)
+    for k, axes in enumerate(cells):
         if pictures.ndim == 3:
             axes.imshow(pictures[k], cmap="gray", interpolation="nearest")
         else:
@@ -294,6 +280,24 @@ def _columns(columns, where: str) -> int:
     return int(columns)
 
 
+def _image_grid(n: int, columns: int, image_shape, cell: float):
+    """A figure with n image cells in rows of `columns` (spare cells blank, every axis
+    hidden); returns the figure and the n axes to draw in. The layout is fixed in inches:
+    constrained layout takes seconds for a grid of 64 axes."""
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    title, header, margin = 0.3, 0.45, 0.05
+    image_height = cell * image_shape[0] / image_shape[1]
+    width, height = max(cell * columns, 3.0), (image_height + title) * rows + header
+    figure = _figure(width, height, layout=None)
+    grid = figure.subplots(rows, columns, squeeze=False, gridspec_kw={
+        "left": margin / width, "right": 1 - margin / width, "bottom": margin / height,
+        "top": 1 - header / height, "wspace": 0.1, "hspace": title / image_height})
+    for axes in grid.flat:
+        axes.set_axis_off()
+    return figure, list(grid.flat)[:n]
+
+
 def _normalised(panel: np.ndarray) -> np.ndarray:
     """Min-max scaled into [0, 1]; a constant panel becomes all zeros (not 0/0)."""
     panel = panel.astype(np.float64)
@@ -304,23 +308,11 @@ def _normalised(panel: np.ndarray) -> np.ndarray:
 def _grid(panels: np.ndarray, titles: list[str], suptitle: str, path, columns: int) -> Path:
     """(N, H, W) panels, each min-max normalised and drawn grey under its title, in rows
     of `columns`; spare cells of the last row stay blank."""
-    n = panels.shape[0]
-    columns = min(columns, n)
-    rows = math.ceil(n / columns)
-    # A fixed layout in inches, as in `predictions` (constrained layout is slow on big grids).
-    cell, title, header, margin = 1.2, 0.3, 0.45, 0.05
-    image_height = cell * panels.shape[1] / panels.shape[2]
-    width, height = max(cell * columns, 3.0), (image_height + title) * rows + header
-    figure = _figure(width, height, layout=None)
-    grid = figure.subplots(rows, columns, squeeze=False, gridspec_kw={
-        "left": margin / width, "right": 1 - margin / width, "bottom": margin / height,
-        "top": 1 - header / height, "wspace": 0.1, "hspace": title / image_height})
-    for k, axes in enumerate(grid.flat):
-        axes.set_axis_off()
-        if k < n:
-            axes.imshow(_normalised(panels[k]), cmap="gray", vmin=0.0, vmax=1.0,
-                        interpolation="nearest")
-            axes.set_title(titles[k], fontsize=8)
+    figure, cells = _image_grid(panels.shape[0], columns, panels.shape[1:3], 1.2)
+    for k, axes in enumerate(cells):
+        axes.imshow(_normalised(panels[k]), cmap="gray", vmin=0.0, vmax=1.0,
+                    interpolation="nearest")
+        axes.set_title(titles[k], fontsize=8)
     figure.suptitle(suptitle, fontsize=10)
     return _save(figure, path)
 
