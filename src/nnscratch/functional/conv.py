@@ -15,6 +15,12 @@ Backward. With g the output gradient as a matrix (G, N*OH*OW, O/G):
   into the strided window of the padded input that offset read (a loop over the KH*KW
   offsets, no scatter), and the padding is cropped off.
 
+Memory layout. Without groups, the output is returned in the product's own layout,
+channels-last memory (N, OH, OW, O), seen as an NCHW array through its strides: no copy.
+Values and shapes are PyTorch's; only the strides differ. Elementwise ops, pooling and
+batch norm allocate like their input and so keep that layout, and then the next conv's
+channels-last copy and the backward's g matrix read contiguous memory.
+
 conv_transpose2d is the adjoint of conv2d: its forward is conv2d's input gradient (col2im)
 and its input gradient is conv2d's forward (im2col), so both share the functions below.
 conv1d is conv2d on inputs of height 1.
@@ -163,9 +169,16 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
             else:
                 xp.matmul(gm, per_offset[i, j], out=block)
             padded[:, :, rows, cols] += block_image
+    inner = padded[:, :, top:top + h, left:left + wd]  # (G, N, H, W, C/G)
+    if groups == 1:  # channels-last, like the accumulator: a copy of contiguous runs
+        out = xp.empty((n, h, wd, cg), dtype=gm.dtype)
+        if bias is None:
+            out[...] = inner[0]
+        else:
+            xp.add(inner[0], bias, out=out)
+        return out.transpose(0, 3, 1, 2)
     out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
-    inner = padded[:, :, top:top + h, left:left + wd].transpose(1, 0, 4, 2, 3)
-    _copy_plus_bias(inner, bias, out)
+    _copy_plus_bias(inner.transpose(1, 0, 4, 2, 3), bias, out)
     return out
 
 
@@ -188,6 +201,10 @@ def _to_matrix(y, groups: int):
     """(N, O, OH, OW) -> (G, N*OH*OW, O/G), the layout of cols @ W (into a work array)."""
     xp = backend.array_module(y)
     n, o, oh, ow = y.shape
+    if groups == 1:
+        channels_last = y.transpose(0, 2, 3, 1)
+        if channels_last.flags.c_contiguous:  # y came from a conv: no copy needed
+            return channels_last.reshape(1, n * oh * ow, o)
     out = _work.get("matrix", (groups, n, oh, ow, o // groups), y.dtype, xp)
     out[...] = y.reshape(n, groups, o // groups, oh, ow).transpose(1, 0, 3, 4, 2)
     return out.reshape(groups, n * oh * ow, o // groups)
@@ -204,11 +221,18 @@ def _copy_plus_bias(source, bias, out) -> None:
 
 
 def _product_as_image(cols, wmat, n: int, hw: tuple[int, int], bias=None):
-    """cols @ wmat per group (G, N*OH*OW, O/G), rearranged to a new (N, O, OH, OW), plus
-    `bias` if given."""
+    """cols @ wmat per group (G, N*OH*OW, O/G) as a new (N, O, OH, OW), plus `bias` if
+    given. Without groups it is a channels-last array seen as NCHW (see the module doc)."""
     xp = backend.array_module(cols)
     groups, rows, _ = cols.shape
     og = wmat.shape[2]
+    if groups == 1:
+        # The product's rows are (n, oh, ow) and its columns the channels: it is the
+        # output in channels-last memory, returned as an NCHW view without a copy.
+        product = xp.matmul(cols[0], wmat[0])
+        if bias is not None:
+            product += bias
+        return product.reshape(n, hw[0], hw[1], og).transpose(0, 3, 1, 2)
     product = _work.get("product", (groups, rows, og), cols.dtype, xp)
     xp.matmul(cols, wmat, out=product)
     out = xp.empty((n, groups * og) + tuple(hw), dtype=cols.dtype)
@@ -358,10 +382,8 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
     out = _product_as_image(_im2col(x, plan), _weight_matrix(w, groups), n, plan.out_hw, b)
 
     def backward(g):
-        g = g.reshape(out.shape)
         grad_x = grad_w = grad_b = None
-        if input.requires_grad or weight.requires_grad:
-            gm = _to_matrix(g, groups)
+        gm = _to_matrix(g.reshape(out.shape), groups)  # (G, N*OH*OW, O/G)
         if input.requires_grad:
             grad_x = _input_gradient(gm, w, plan, n).reshape(input.shape)
         if weight.requires_grad:
@@ -370,7 +392,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
             cols = _im2col(x, plan)
             grad_w = _weight_gradient(gm, cols, w.shape).reshape(weight.shape)
         if bias is not None and bias.requires_grad:
-            grad_b = g.sum(axis=(0, 2, 3))
+            grad_b = gm.sum(axis=1).reshape(o)
         return grad_x, grad_w, grad_b
 
     shape = (o,) + sizes if unbatched else (n, o) + sizes

@@ -139,13 +139,25 @@ def _pad(x, win: _Windows, fill):
     if not any(a or b for a, b in win.pads):
         return x
     xp = backend.array_module(x)
-    out = xp.full(win.padded_shape(x.shape[:2]), fill, dtype=x.dtype)
+    # full_like keeps x's memory order (a conv's channels-last output stays so).
+    out = xp.full_like(x, fill, shape=win.padded_shape(x.shape[:2]))
     out[win.interior] = x
     return out
 
 
 def _unpad(grad, win: _Windows):
     return grad[win.interior] if any(a or b for a, b in win.pads) else grad
+
+
+def _in_layout_of(a, template):
+    """a, or a copy of it in the memory order of `template` (same shape): ufuncs over
+    operands of one layout run along contiguous memory, mixed ones do not."""
+    order = np.argsort(template.strides, kind="stable")
+    if (np.argsort(a.strides, kind="stable") == order).all():
+        return a
+    out = backend.array_module(a).empty_like(template, dtype=a.dtype)
+    out[...] = a
+    return out
 
 
 def _lowest(dtype):
@@ -166,14 +178,15 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
     if need_argmax:
         size = math.prod(win.kernel)
         index_dtype = np.uint8 if size <= 255 else np.int32
-        argmax = xp.zeros(x.shape[:2] + win.out_size, dtype=index_dtype)
-        larger = xp.empty(argmax.shape, dtype=bool)
-        candidate = xp.empty(argmax.shape, dtype=index_dtype)
     out = None
     for index, window in win.offsets():
         values = x_pad[window]
         if out is None:
-            out = values.copy()
+            out = values.copy(order="K")  # in x's memory order, as every array below
+            if need_argmax:
+                argmax = xp.zeros_like(out, dtype=index_dtype)
+                larger = xp.empty_like(out, dtype=bool)
+                candidate = xp.empty_like(out, dtype=index_dtype)
             continue
         if need_argmax:
             # Offsets come in increasing order, so "index where larger, else keep" is a
@@ -184,11 +197,12 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
         xp.maximum(out, values, out=out)  # propagates NaN, as PyTorch
 
     def backward(g):
-        grad = xp.zeros(win.padded_shape(x.shape[:2]), dtype=g.dtype)
+        grad = xp.zeros_like(x_pad, dtype=g.dtype)
         if unbatched:
             g = g[None]
-        chosen = xp.empty(argmax.shape, dtype=bool)
-        share = None if win.disjoint else xp.empty(g.shape, dtype=g.dtype)
+        g = _in_layout_of(g, argmax)
+        chosen = xp.empty_like(argmax, dtype=bool)
+        share = None if win.disjoint else xp.empty_like(g)
         for index, window in win.offsets():
             xp.equal(argmax, index, out=chosen)
             if win.disjoint:  # each input position belongs to one window at most
@@ -270,7 +284,7 @@ def _window_sums(x, win: _Windows):
     total = None
     for _, window in win.offsets():
         if total is None:
-            total = x_pad[window].copy()
+            total = x_pad[window].copy(order="K")
         else:
             total += x_pad[window]
     return total
@@ -279,7 +293,7 @@ def _window_sums(x, win: _Windows):
 def _window_sums_backward(g, win: _Windows):
     """The adjoint of _window_sums: every input value gets the g of each window it is in."""
     xp = backend.array_module(g)
-    grad = xp.zeros(win.padded_shape(g.shape[:2]), dtype=g.dtype)
+    grad = xp.zeros_like(g, shape=win.padded_shape(g.shape[:2]))
     for _, window in win.offsets():
         if win.disjoint:
             grad[window] = g
