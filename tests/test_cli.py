@@ -364,6 +364,31 @@ def test_fashion_mlp_run_and_predict_from_png_and_npy(capsys, fashion_run, tmp_p
     assert_one_line_error(code, err, "28x28", "(27, 28)")
 
 
+def test_fashion_cnn_run_folder_has_filters_and_feature_maps(capsys, tmp_path, monkeypatch):
+    """One epoch of fashion-cnn on a slice of the data (a full epoch takes a minute)."""
+    from nnscratch.models.fashion import FashionCNN
+    from nnscratch.models.recipe import Splits
+
+    full_data = FashionCNN.data
+
+    def sliced(self):
+        splits = full_data(self)
+        cut = [(x[:1024], y[:1024]) for x, y in (splits.train, splits.val, splits.test)]
+        return Splits(*cut, splits.class_names, splits.test_images[:1024])
+
+    monkeypatch.setattr(FashionCNN, "data", sliced)
+    out, folder = train(capsys, "fashion-cnn", "--epochs", "1", "--out", tmp_path)
+    assert files_in(folder) == RUN_FILES | {"confusion.png", "predictions.png", "filters.png",
+                                            "feature_maps.png"}
+    for name in ("filters.png", "feature_maps.png"):
+        assert (folder / name).read_bytes()[:8] == PNG_MAGIC
+    picture = datasets.fashion_mnist("test")[0][0]
+    np.save(tmp_path / "item.npy", picture)
+    code, out, err = run(capsys, "predict", folder, tmp_path / "item.npy")
+    assert code == 0, err
+    assert out.rsplit(" (", 1)[0] in datasets.FASHION_MNIST_CLASSES
+
+
 # --- summary, recipes, data ------------------------------------------------------------
 
 def test_summary_fashion_mlp(capsys):
@@ -392,11 +417,11 @@ def test_summary_of_an_unknown_recipe_exits_1(capsys):
     assert_one_line_error(code, err, "nope")
 
 
-def test_recipes_lists_all_four(capsys):
+def test_recipes_lists_them_all(capsys):
     code, out, _ = run(capsys, "recipes")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["fashion-mlp", "perceptron", "sine", "spiral"]
+    assert names == ["fashion-cnn", "fashion-mlp", "perceptron", "sine", "spiral"]
 
 
 def test_data_fetch_finds_the_installed_fashion_mnist(capsys, tmp_path):

@@ -18,10 +18,11 @@ EXPECTED = {
     "spiral": (3, (240, 60, 300)),
     "sine": (1, (800, 100, 100)),
     "fashion-mlp": (10, (50_000, 10_000, 10_000)),
+    "fashion-cnn": (10, (50_000, 10_000, 10_000)),
 }
 
 
-def test_the_four_recipes_are_registered_under_their_names():
+def test_the_recipes_are_registered_under_their_names():
     assert set(RECIPES) == set(EXPECTED)
     for name, recipe in RECIPES.items():
         assert isinstance(recipe, Recipe)
@@ -194,3 +195,35 @@ def test_small_recipes_preprocess_one_sample_or_a_batch():
         spiral.preprocess(np.zeros(3))
     with pytest.raises(ValueError, match=r"got shape \(3, 3\)"):
         spiral.preprocess(np.zeros((3, 3)))
+
+
+# --- fashion-cnn -------------------------------------------------------------------------
+
+CNN = get("fashion-cnn")
+
+
+def test_fashion_cnn_data_are_fashion_mlp_data_with_a_channel_axis(fashion_splits):
+    ns.manual_seed(0)
+    splits = CNN.data()
+    assert _sizes(splits) == EXPECTED["fashion-cnn"][1]
+    for ours, flat in zip((splits.train, splits.val, splits.test),
+                          (fashion_splits.train, fashion_splits.val, fashion_splits.test)):
+        assert ours[0].shape == (len(flat[0]), 1, 28, 28)
+        np.testing.assert_array_equal(ours[0][:, 0], flat[0])
+        np.testing.assert_array_equal(ours[1], flat[1])
+    assert splits.class_names == fashion_splits.class_names
+
+
+@pytest.mark.parametrize("shape, count", [((28, 28), 1), ((1, 28, 28), 1), ((4, 28, 28), 4),
+                                          ((4, 1, 28, 28), 4), ((28, 28, 3), 1)])
+def test_fashion_cnn_preprocess_gives_a_batch_with_one_channel(shape, count):
+    raw = np.random.default_rng(0).integers(0, 256, size=shape).astype(np.uint8)
+    batch = CNN.preprocess(raw)
+    assert batch.shape == (count, 1, 28, 28) and batch.dtype == np.float32
+    assert 0.0 <= batch.min() and batch.max() <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 28, 28), (27, 28), (2, 1, 28), (2, 2, 1, 28, 28)])
+def test_fashion_cnn_preprocess_names_itself_on_bad_shapes(shape):
+    with pytest.raises(ValueError, match=r"fashion-cnn: expected a 28x28"):
+        CNN.preprocess(np.zeros(shape, np.uint8))

@@ -197,3 +197,28 @@ def _plots(recipe, model, history, splits, folder: Path) -> None:
         shown = slice(0, 32)
         plot.predictions(splits.test_images[shown], outputs[shown].argmax(axis=1),
                          y_test[shown], splits.class_names, folder / "predictions.png")
+    _conv_plots(model, x_test[0], folder)
+
+
+def _conv_plots(model, image, folder: Path) -> None:
+    """For a Sequential with a Conv2d: its first conv's kernels (filters.png) and what the
+    first conv block outputs for one test image (feature_maps.png): the activation after
+    that conv (past a batch norm) when there is one, else the conv's output."""
+    from ..nn import BatchNorm2d, Conv2d, Sequential, activation
+    from ..tools import plot
+
+    if not isinstance(model, Sequential):
+        return
+    layers = list(model)
+    first = next((i for i, layer in enumerate(layers) if isinstance(layer, Conv2d)), None)
+    if first is None:
+        return
+    plot.filters(layers[first], folder / "filters.png")
+    shown = first
+    for i in range(first + 1, len(layers)):
+        if isinstance(layers[i], BatchNorm2d):
+            continue
+        if type(layers[i]).__module__ == activation.__name__:
+            shown = i
+        break
+    plot.feature_maps(model, image, shown, folder / "feature_maps.png")
