@@ -356,6 +356,38 @@ def test_batch_norm_of_4d_input_gradcheck():
                    [normal((2, 3, 3, 4), 1), normal((3,), 2), normal((3,), 3)])
 
 
+# --- ceil_mode windows larger than the input ---------------------------------------------
+# (input shape, kernel, stride, padding): with ceil_mode, PyTorch pools a window that sticks
+# out past the (padded) input, as long as it starts inside; without, these are errors.
+OVERSIZED = [((1, 1, 1, 1), 2, 2, 0), ((2, 3, 3, 3), 4, 2, 0), ((1, 2, 3, 3), 4, 2, 1),
+             ((2, 1, 2, 2), 3, 3, 0), ((1, 2, 2, 5), (3, 2), 2, 0)]
+
+
+@pytest.mark.parametrize("shape, k, s, p", OVERSIZED, ids=str)
+def test_ceil_mode_pools_windows_larger_than_the_input_as_torch(shape, k, s, p):
+    compare_with_torch(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=True),
+                       lambda x: TF.max_pool2d(x, k, s, p, ceil_mode=True), [distinct(shape)])
+    for include in (True, False):
+        compare_with_torch(lambda x: F.avg_pool2d(x, k, s, p, True, include),
+                           lambda x: TF.avg_pool2d(x, k, s, p, True, include), [normal(shape)])
+    check_gradient(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=True), [normal(shape)])
+    try:  # without ceil_mode: an error exactly where PyTorch gives one
+        TF.max_pool2d(torch.zeros(shape), k, s, p)
+    except RuntimeError:
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            F.max_pool2d(ns.tensor(normal(shape)), k, s, p)
+    else:
+        compare_with_torch(lambda x: F.max_pool2d(x, k, s, p),
+                           lambda x: TF.max_pool2d(x, k, s, p), [distinct(shape)])
+
+
+def test_ceil_mode_max_pool1d_window_larger_than_the_input():
+    compare_with_torch(lambda x: F.max_pool1d(x, 4, 3, ceil_mode=True),
+                       lambda x: TF.max_pool1d(x, 4, 3, ceil_mode=True), [distinct((2, 3, 3))])
+    with pytest.raises(ValueError, match="larger than the padded input.*ceil_mode=True"):
+        F.max_pool1d(ns.tensor(normal((1, 1, 1))), 4, 2, ceil_mode=True)  # starts past it
+
+
 # --- bad input --------------------------------------------------------------------------
 @pytest.mark.parametrize("call, error, pattern", [
     (lambda x: F.max_pool2d(x, 7), ValueError,

@@ -119,16 +119,16 @@ def _windows(shape, spatial: int, kernel_size, stride, padding, dilation, ceil_m
                 f"for kernel_size={kernel}"
             )
         span = d * (k - 1) + 1
-        if span > n + 2 * p:
-            raise ValueError(
-                f"{op}: the window (kernel_size={kernel}, dilation={dilation}) is larger than "
-                f"the padded input along spatial axis {axis}: {span} > {n + 2 * p} "
-                f"(input of shape {tuple(shape)}, padding={padding})"
-            )
-        steps = n + 2 * p - span
+        steps = n + 2 * p - span  # negative when the window is larger than the padded input
         out = (-(-steps // s) if ceil_mode else steps // s) + 1
         if ceil_mode and (out - 1) * s >= n + p:  # the last window starts in the right padding
             out -= 1
+        if out < 1:  # with ceil_mode, PyTorch still pools a window that sticks out
+            raise ValueError(
+                f"{op}: the window (kernel_size={kernel}, dilation={dilation}) is larger than "
+                f"the padded input along spatial axis {axis}: {span} > {n + 2 * p} "
+                f"(input of shape {tuple(shape)}, padding={padding}, ceil_mode={ceil_mode})"
+            )
         out_size.append(out)
         pads.append((p, max((out - 1) * s + span - n - p, 0)))
     return _Windows(kernel, stride, padding, dilation, in_size, tuple(out_size), tuple(pads))
