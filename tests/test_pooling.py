@@ -368,8 +368,9 @@ def test_ceil_mode_pools_windows_larger_than_the_input_as_torch(shape, k, s, p):
     compare_with_torch(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=True),
                        lambda x: TF.max_pool2d(x, k, s, p, ceil_mode=True), [distinct(shape)])
     for include in (True, False):
-        compare_with_torch(lambda x: F.avg_pool2d(x, k, s, p, True, include),
-                           lambda x: TF.avg_pool2d(x, k, s, p, True, include), [normal(shape)])
+        compare_with_torch(lambda x, inc=include: F.avg_pool2d(x, k, s, p, True, inc),
+                           lambda x, inc=include: TF.avg_pool2d(x, k, s, p, True, inc),
+                           [normal(shape)])
     check_gradient(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=True), [normal(shape)])
     try:  # without ceil_mode: an error exactly where PyTorch gives one
         TF.max_pool2d(torch.zeros(shape), k, s, p)

@@ -14,6 +14,7 @@ from .backend import (
     set_default_dtype,
 )
 from .methods import bind_tensor_methods
+from .parallel import get_num_threads, set_num_threads
 from .tensor import (
     Tensor,
     arange,
@@ -40,8 +41,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "arange", "bool_", "data", "enable_grad", "float16", "float32", "float64", "full",
-    "full_like", "functional", "get_default_dtype", "int32", "int64", "is_grad_enabled",
-    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "rand_like",
-    "randn", "randn_like", "save", "set_default_dtype", "Tensor", "tensor", "tools", "train",
-    "zeros", "zeros_like",
+    "full_like", "functional", "get_default_dtype", "get_num_threads", "int32", "int64",
+    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim",
+    "rand", "rand_like", "randn", "randn_like", "save", "set_default_dtype",
+    "set_num_threads", "Tensor", "tensor", "tools", "train", "zeros", "zeros_like",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import backend, parallel
 from ..tensor import Tensor, record
 from ._common import normalize_axes
 from ._special import erfc
@@ -67,11 +67,19 @@ def relu(input: Tensor) -> Tensor:
     """max(x, 0). d/dx = g where x > 0, else 0."""
     xp = backend.array_module(input.data)
     x = input.data
+    if x.ndim == 0:
+        return record(xp.maximum(x, 0), (input,), lambda g: (g * (x > 0),), "relu")
+    out = xp.empty_like(x)
+    parallel.over_batch(len(x), lambda part: xp.maximum(x[part], 0, out=out[part]), x)
 
     def backward(g):
-        return (g * (x > 0),)
+        g = xp.broadcast_to(g, x.shape)
+        grad = xp.empty_like(x, dtype=g.dtype)
+        parallel.over_batch(len(x), lambda part: xp.multiply(g[part], x[part] > 0,
+                                                             out=grad[part]), x)
+        return (grad,)
 
-    return record(xp.maximum(x, 0), (input,), backward, "relu")
+    return record(out, (input,), backward, "relu")
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from ..tensor import Tensor, record
 from ._common import constant
 
@@ -104,7 +104,12 @@ def _padded_channels_last(x, pads, groups: int):
     out[:, :, top:hp - bottom, :left] = 0
     out[:, :, top:hp - bottom, wp - right:] = 0
     grouped = x.reshape(n, groups, c // groups, h, w).transpose(1, 0, 3, 4, 2)
-    out[:, :, top:top + h, left:left + w] = grouped
+    inside = out[:, :, top:top + h, left:left + w]
+
+    def copy(chunk):
+        inside[:, chunk] = grouped[:, chunk]
+
+    parallel.over_batch(n, copy, out)
     return out
 
 
@@ -132,7 +137,13 @@ def _im2col(x, plan: _Plan):
         strides = (s_g, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw)
     view = xp.lib.stride_tricks.as_strided(padded, shape=shape, strides=strides)
     cols = _work.get("cols", shape, x.dtype, xp)
-    cols[...] = view
+    batch_axis = 1 if rows_first else 3
+
+    def copy(chunk):
+        part = (slice(None),) * batch_axis + (chunk,)
+        cols[part] = view[part]
+
+    parallel.over_batch(n, copy, cols)
     if rows_first:
         return cols.reshape(groups, n * oh * ow, kh * kw * cg)
     return cols.reshape(groups, kh * kw, n * oh * ow).transpose(0, 2, 1)
@@ -142,44 +153,52 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     """conv2d's input gradient by col2im: gm (G, N*OH*OW, O/G), the output gradient as a
     matrix, and w (O, C/G, KH, KW) -> (N, C, H, W).
 
-    The gradient of the columns is dcols = gm W^T. It is computed one kernel offset at a
-    time, block = gm W[:, :, kh, kw] (G, N*OH*OW, C/G), and each block is added into the
+    The gradient of the columns, dcols = gm W^T (G, N*OH*OW, KH*KW*C/G), is one matrix
+    product. Then, for each kernel offset (kh, kw), its block of dcols is added into the
     strided window of the padded input that this offset read in the forward pass; the
     overlaps of neighbouring windows sum, and the padding is cropped at the end (where
-    `bias`, if given, is added on the way).
+    `bias`, if given, is added on the way). The additions run per sample, in parallel.
     """
     xp = backend.array_module(gm)
-    groups, rows_, og = gm.shape
+    groups, rows, og = gm.shape
     o, cg, kh, kw = w.shape
     (sh, sw), (dh, dw), (oh, ow) = plan.stride, plan.dilation, plan.out_hw
     (h, wd), (top, bottom, left, right) = plan.in_hw, plan.pads
-    # (KH, KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
-    per_offset = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2))
+    weights_t = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, O/G, KH*KW*C/G)
+    dcols = _work.get("dcols", (groups, rows, kh * kw * cg), gm.dtype, xp)
+    if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
+        xp.multiply(gm, weights_t, out=dcols)
+    else:
+        xp.matmul(gm, weights_t, out=dcols)
+    blocks = dcols.reshape(groups, n, oh, ow, kh, kw, cg)
     padded = _work.get("accumulator", (groups, n, h + top + bottom, wd + left + right, cg),
                        gm.dtype, xp)
-    padded.fill(0)
-    block = _work.get("block", (groups, rows_, cg), gm.dtype, xp)
-    block_image = block.reshape(groups, n, oh, ow, cg)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
-                xp.multiply(gm, per_offset[i, j], out=block)
-            else:
-                xp.matmul(gm, per_offset[i, j], out=block)
-            padded[:, :, rows, cols] += block_image
     inner = padded[:, :, top:top + h, left:left + wd]  # (G, N, H, W, C/G)
     if groups == 1:  # channels-last, like the accumulator: a copy of contiguous runs
         out = xp.empty((n, h, wd, cg), dtype=gm.dtype)
-        if bias is None:
-            out[...] = inner[0]
+        result = out.transpose(0, 3, 1, 2)
+    else:
+        out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
+        result = out
+
+    def col2im(chunk):  # samples `chunk`, in one of the threads
+        into = padded[:, chunk]
+        into.fill(0)
+        for i in range(kh):
+            window_rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            for j in range(kw):
+                window_cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                into[:, :, window_rows, window_cols] += blocks[:, chunk, :, :, i, j]
+        if groups == 1:
+            if bias is None:
+                out[chunk] = inner[0, chunk]
+            else:
+                xp.add(inner[0, chunk], bias, out=out[chunk])
         else:
-            xp.add(inner[0], bias, out=out)
-        return out.transpose(0, 3, 1, 2)
-    out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
-    _copy_plus_bias(inner.transpose(1, 0, 4, 2, 3), bias, out)
-    return out
+            _copy_plus_bias(inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk])
+
+    parallel.over_batch(n, col2im, padded)
+    return result
 
 
 def _weight_matrix(w, groups: int):
@@ -206,7 +225,12 @@ def _to_matrix(y, groups: int):
         if channels_last.flags.c_contiguous:  # y came from a conv: no copy needed
             return channels_last.reshape(1, n * oh * ow, o)
     out = _work.get("matrix", (groups, n, oh, ow, o // groups), y.dtype, xp)
-    out[...] = y.reshape(n, groups, o // groups, oh, ow).transpose(1, 0, 3, 4, 2)
+    grouped = y.reshape(n, groups, o // groups, oh, ow).transpose(1, 0, 3, 4, 2)
+
+    def copy(chunk):
+        out[:, chunk] = grouped[:, chunk]
+
+    parallel.over_batch(n, copy, out)
     return out.reshape(groups, n * oh * ow, o // groups)
 
 
@@ -231,7 +255,8 @@ def _product_as_image(cols, wmat, n: int, hw: tuple[int, int], bias=None):
         # output in channels-last memory, returned as an NCHW view without a copy.
         product = xp.matmul(cols[0], wmat[0])
         if bias is not None:
-            product += bias
+            parallel.over_batch(rows, lambda part: xp.add(product[part], bias,
+                                                          out=product[part]), product)
         return product.reshape(n, hw[0], hw[1], og).transpose(0, 3, 1, 2)
     product = _work.get("product", (groups, rows, og), cols.dtype, xp)
     xp.matmul(cols, wmat, out=product)

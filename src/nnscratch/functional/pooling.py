@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import autograd, backend
+from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
 from .elementwise import abs as _abs
 from .elementwise import neg as _neg
@@ -172,44 +172,59 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
     xp = backend.array_module(x)
     x_pad = _pad(x, win, _lowest(x.dtype))
     need_argmax = return_indices or (autograd._grad_enabled and input.requires_grad)
+    offsets = list(win.offsets())
+    # The output and the arrays below are made in x's memory order (a conv's channels-last
+    # output stays so): ufuncs over operands of one layout run along contiguous memory.
+    out = xp.empty_like(x_pad[offsets[0][1]])
     # Which offset holds each window's maximum: the first one in row-major order on ties,
     # as PyTorch (only a strictly larger value moves it).
     argmax = None
     if need_argmax:
-        size = math.prod(win.kernel)
-        index_dtype = np.uint8 if size <= 255 else np.int32
-    out = None
-    for index, window in win.offsets():
-        values = x_pad[window]
-        if out is None:
-            out = values.copy(order="K")  # in x's memory order, as every array below
-            if need_argmax:
-                argmax = xp.zeros_like(out, dtype=index_dtype)
-                larger = xp.empty_like(out, dtype=bool)
-                candidate = xp.empty_like(out, dtype=index_dtype)
-            continue
+        index_dtype = np.uint8 if len(offsets) <= 255 else np.int32
+        argmax = xp.empty_like(out, dtype=index_dtype)
+
+    def pool(chunk):  # samples `chunk`, in one of the threads
+        part, top = x_pad[chunk], out[chunk]
         if need_argmax:
-            # Offsets come in increasing order, so "index where larger, else keep" is a
-            # maximum: much faster than a masked copy.
-            xp.greater(values, out, out=larger)
-            xp.multiply(larger, index, out=candidate, casting="unsafe")
-            xp.maximum(argmax, candidate, out=argmax)
-        xp.maximum(out, values, out=out)  # propagates NaN, as PyTorch
+            best = argmax[chunk]
+            best.fill(0)
+            larger = xp.empty_like(top, dtype=bool)
+            candidate = xp.empty_like(top, dtype=index_dtype)
+        for index, window in offsets:
+            values = part[window]
+            if index == 0:
+                top[...] = values
+                continue
+            if need_argmax:
+                # Offsets come in increasing order, so "index where larger, else keep"
+                # is a maximum: much faster than a masked copy.
+                xp.greater(values, top, out=larger)
+                xp.multiply(larger, index, out=candidate, casting="unsafe")
+                xp.maximum(best, candidate, out=best)
+            xp.maximum(top, values, out=top)  # propagates NaN, as PyTorch
+
+    parallel.over_batch(len(x), pool, x_pad)
 
     def backward(g):
-        grad = xp.zeros_like(x_pad, dtype=g.dtype)
+        grad = xp.empty_like(x_pad, dtype=g.dtype)
         if unbatched:
             g = g[None]
         g = _in_layout_of(g, argmax)
-        chosen = xp.empty_like(argmax, dtype=bool)
-        share = None if win.disjoint else xp.empty_like(g)
-        for index, window in win.offsets():
-            xp.equal(argmax, index, out=chosen)
-            if win.disjoint:  # each input position belongs to one window at most
-                xp.multiply(g, chosen, out=grad[window])
-            else:  # a value can be the maximum of several windows: gradients add up
-                xp.multiply(g, chosen, out=share)
-                grad[window] += share
+
+        def route(chunk):  # each window's g to its maximum, for samples `chunk`
+            into, part, best = grad[chunk], g[chunk], argmax[chunk]
+            into.fill(0)
+            chosen = xp.empty_like(best, dtype=bool)
+            share = None if win.disjoint else xp.empty_like(part)
+            for index, window in offsets:
+                xp.equal(best, index, out=chosen)
+                if win.disjoint:  # each input position belongs to one window at most
+                    xp.multiply(part, chosen, out=into[window])
+                else:  # a value can be the maximum of several windows: gradients add up
+                    xp.multiply(part, chosen, out=share)
+                    into[window] += share
+
+        parallel.over_batch(len(grad), route, grad)
         grad = _unpad(grad, win)
         return (grad[0] if unbatched else grad,)
 
