@@ -153,52 +153,54 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     """conv2d's input gradient by col2im: gm (G, N*OH*OW, O/G), the output gradient as a
     matrix, and w (O, C/G, KH, KW) -> (N, C, H, W).
 
-    The gradient of the columns, dcols = gm W^T (G, N*OH*OW, KH*KW*C/G), is one matrix
-    product. Then, for each kernel offset (kh, kw), its block of dcols is added into the
-    strided window of the padded input that this offset read in the forward pass; the
-    overlaps of neighbouring windows sum, and the padding is cropped at the end (where
-    `bias`, if given, is added on the way). The additions run per sample, in parallel.
+    The gradient of the columns is dcols = gm W^T. It is computed one kernel offset at a
+    time, block = gm W[:, :, kh, kw] (G, N*OH*OW, C/G), and each block is added into the
+    strided window of the padded input that this offset read in the forward pass (the
+    samples split between threads); the overlaps of neighbouring windows sum, and the
+    padding is cropped at the end (where `bias`, if given, is added on the way).
     """
     xp = backend.array_module(gm)
     groups, rows, og = gm.shape
     o, cg, kh, kw = w.shape
     (sh, sw), (dh, dw), (oh, ow) = plan.stride, plan.dilation, plan.out_hw
     (h, wd), (top, bottom, left, right) = plan.in_hw, plan.pads
-    weights_t = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, O/G, KH*KW*C/G)
-    dcols = _work.get("dcols", (groups, rows, kh * kw * cg), gm.dtype, xp)
-    if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
-        xp.multiply(gm, weights_t, out=dcols)
-    else:
-        xp.matmul(gm, weights_t, out=dcols)
-    blocks = dcols.reshape(groups, n, oh, ow, kh, kw, cg)
+    # (KH, KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
+    per_offset = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2))
     padded = _work.get("accumulator", (groups, n, h + top + bottom, wd + left + right, cg),
                        gm.dtype, xp)
+    block = _work.get("block", (groups, rows, cg), gm.dtype, xp)
+    block_image = block.reshape(groups, n, oh, ow, cg)
+    parallel.over_batch(n, lambda chunk: padded[:, chunk].fill(0), padded)
+    for i in range(kh):
+        window_rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            window_cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
+                xp.multiply(gm, per_offset[i, j], out=block)
+            else:
+                xp.matmul(gm, per_offset[i, j], out=block)
+            window = padded[:, :, window_rows, window_cols]
+
+            def add(chunk, window=window):
+                window[:, chunk] += block_image[:, chunk]
+
+            parallel.over_batch(n, add, block)
     inner = padded[:, :, top:top + h, left:left + wd]  # (G, N, H, W, C/G)
     if groups == 1:  # channels-last, like the accumulator: a copy of contiguous runs
         out = xp.empty((n, h, wd, cg), dtype=gm.dtype)
-        result = out.transpose(0, 3, 1, 2)
-    else:
-        out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
-        result = out
 
-    def col2im(chunk):  # samples `chunk`, in one of the threads
-        into = padded[:, chunk]
-        into.fill(0)
-        for i in range(kh):
-            window_rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            for j in range(kw):
-                window_cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-                into[:, :, window_rows, window_cols] += blocks[:, chunk, :, :, i, j]
-        if groups == 1:
+        def crop(chunk):
             if bias is None:
                 out[chunk] = inner[0, chunk]
             else:
                 xp.add(inner[0, chunk], bias, out=out[chunk])
-        else:
-            _copy_plus_bias(inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk])
 
-    parallel.over_batch(n, col2im, padded)
-    return result
+        parallel.over_batch(n, crop, out)
+        return out.transpose(0, 3, 1, 2)
+    out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
+    parallel.over_batch(n, lambda chunk: _copy_plus_bias(
+        inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk]), out)
+    return out
 
 
 def _weight_matrix(w, groups: int):
