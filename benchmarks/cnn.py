@@ -19,6 +19,7 @@ Run: .venv/bin/python benchmarks/cnn.py [--steps 60] [--full] [--no-memory]
 
 from __future__ import annotations
 
+import nnscratch  # noqa: F401 - first: it sets OpenBLAS's thread timeout before NumPy loads
 import argparse
 import os
 import resource
@@ -143,23 +144,26 @@ def epoch_seconds(steps: int = STEPS, repeats: int = REPEATS, full: bool = False
 
 
 # --- conv2d forward + backward alone ------------------------------------------------------
-# (label, input shape (N, C, H, W), out_channels, kernel, stride, padding)
+# (label, input shape (N, C, H, W), out_channels, kernel, stride, padding, groups)
 CONV_CONFIGS = [
-    ("128x32x14x14 -> 64 3x3 pad 1", (128, 32, 14, 14), 64, 3, 1, 1),
-    ("128x1x28x28 -> 32 3x3 pad 1", (128, 1, 28, 28), 32, 3, 1, 1),
-    ("128x32x28x28 -> 64 3x3 stride 2 pad 1", (128, 32, 28, 28), 64, 3, 2, 1),
-    ("128x64x14x14 -> 128 1x1", (128, 64, 14, 14), 128, 1, 1, 0),
+    ("128x32x14x14 -> 64 3x3 pad 1", (128, 32, 14, 14), 64, 3, 1, 1, 1),
+    ("128x1x28x28 -> 32 3x3 pad 1", (128, 1, 28, 28), 32, 3, 1, 1, 1),
+    ("128x32x28x28 -> 64 3x3 stride 2 pad 1", (128, 32, 28, 28), 64, 3, 2, 1, 1),
+    ("128x64x14x14 -> 128 1x1", (128, 64, 14, 14), 128, 1, 1, 0, 1),
+    ("128x32x28x28 depthwise 3x3 pad 1", (128, 32, 28, 28), 32, 3, 1, 1, 32),
 ]
 
 
-def conv_pair(shape, out_channels: int, kernel: int, stride: int, padding: int):
+def conv_pair(shape, out_channels: int, kernel: int, stride: int, padding: int,
+              groups: int = 1):
     """(ours, theirs): one conv2d forward + backward (into x, weight and bias) each."""
     import torch
 
     rng = np.random.default_rng(0)
     c = shape[1]
     x = rng.standard_normal(shape).astype(np.float32)
-    w = (rng.standard_normal((out_channels, c, kernel, kernel)) / np.sqrt(c * kernel * kernel)
+    cg = c // groups
+    w = (rng.standard_normal((out_channels, cg, kernel, kernel)) / np.sqrt(cg * kernel * kernel)
          ).astype(np.float32)
     b = rng.standard_normal(out_channels).astype(np.float32)
     oh = (shape[2] + 2 * padding - kernel) // stride + 1
@@ -173,19 +177,19 @@ def conv_pair(shape, out_channels: int, kernel: int, stride: int, padding: int):
 
     def ours():
         xs.grad = ws.grad = bs.grad = None
-        F.conv2d(xs, ws, bs, stride, padding).backward(gs)
+        F.conv2d(xs, ws, bs, stride, padding, groups=groups).backward(gs)
 
     def theirs():
         xt.grad = wt.grad = bt.grad = None
-        torch.nn.functional.conv2d(xt, wt, bt, stride, padding).backward(gt)
+        torch.nn.functional.conv2d(xt, wt, bt, stride, padding, groups=groups).backward(gt)
 
     return ours, theirs
 
 
 def conv_rows() -> list[tuple[str, float, float]]:
     rows_ = []
-    for label, shape, out_channels, kernel, stride, padding in CONV_CONFIGS:
-        ours, theirs = conv_pair(shape, out_channels, kernel, stride, padding)
+    for label, shape, out_channels, kernel, stride, padding, groups in CONV_CONFIGS:
+        ours, theirs = conv_pair(shape, out_channels, kernel, stride, padding, groups)
         rows_.append((f"conv2d fwd+bwd {label}", median_seconds(ours), median_seconds(theirs)))
     return rows_
 

@@ -9,6 +9,7 @@ Run: .venv/bin/python benchmarks/mlp.py [--epochs 3]
 
 from __future__ import annotations
 
+import nnscratch  # noqa: F401 - first: it sets OpenBLAS's thread timeout before NumPy loads
 import argparse
 import statistics
 import time

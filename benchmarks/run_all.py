@@ -6,6 +6,7 @@ nnscratch is faster. Run: make bench (or .venv/bin/python benchmarks/run_all.py)
 
 from __future__ import annotations
 
+import nnscratch  # noqa: F401 - first: it sets OpenBLAS's thread timeout before NumPy loads
 import importlib
 import platform
 

@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/softmax_ce.py
 
 from __future__ import annotations
 
+import nnscratch  # noqa: F401 - first: it sets OpenBLAS's thread timeout before NumPy loads
 import numpy as np
 import torch
 

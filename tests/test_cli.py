@@ -408,14 +408,15 @@ def test_summary_fashion_mlp(capsys):
 def test_summary_fashion_cnn_shows_shapes_receptive_fields_and_parameters(capsys):
     code, out, err = run(capsys, "summary", "fashion-cnn")
     assert code == 0, err
-    convs = 1 * 32 * 9 + 32 * 64 * 9  # no conv bias: the batch norm shifts
-    norms = 2 * 32 + 2 * 64 + 2 * 256
+    convs = 1 * 32 * 9 + 32 * 64 * 9 + 64 * 64 * 9  # no conv bias: the batch norm shifts
+    norms = 2 * 32 + 2 * 64 + 2 * 64 + 2 * 256
     linear = (3136 * 256 + 256) + (256 * 10 + 10)
     assert f"Total params: {convs + norms + linear:,}" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line[:1].isdigit()}
-    # (layer index: output shape, receptive field) along the two conv blocks
+    # (layer index: output shape, receptive field) along the conv blocks
     for index, shape, field in (("0", "(32, 28, 28)", "3x3"), ("3", "(32, 14, 14)", "4x4"),
-                                ("4", "(64, 14, 14)", "8x8"), ("7", "(64, 7, 7)", "10x10")):
+                                ("4", "(64, 14, 14)", "8x8"), ("7", "(64, 14, 14)", "12x12"),
+                                ("10", "(64, 7, 7)", "14x14")):
         assert shape in rows[index] and f" {field} " in rows[index], rows[index]
     assert "Receptive field" in out
 

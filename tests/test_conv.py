@@ -375,3 +375,23 @@ def test_torch_agrees_on_what_is_an_error():
                                              output_padding=1)):
         with pytest.raises((RuntimeError, ValueError)):
             call()
+
+
+def test_conv2d_kept_columns_survive_retain_graph_and_interleaved_passes():
+    """The forward pass's columns serve the first backward; a second one (retain_graph)
+    rebuilds them; two forward passes of one shape before either backward each keep
+    their own."""
+    x_a, w_np = conv_arrays((2, 3, 6, 5), 4, (3, 3), 1)[:2]
+    x_b = x_a[::-1].copy()
+    w = ns.tensor(w_np, requires_grad=True)
+    y_a = F.conv2d(ns.tensor(x_a), w, padding=1)
+    y_b = F.conv2d(ns.tensor(x_b), w, padding=1)  # same shape: its own columns
+    y_a.sum().backward(retain_graph=True)
+    once = w.grad.copy()
+    y_a.sum().backward()  # rebuilt columns: the same gradient again
+    np.testing.assert_allclose(w.grad, 2 * once, rtol=1e-12)
+    w.grad = None
+    y_b.sum().backward()
+    w_t = torch.tensor(w_np, requires_grad=True)
+    TF.conv2d(torch.tensor(x_b), w_t, padding=1).sum().backward()
+    np.testing.assert_allclose(w.grad, w_t.grad.numpy(), rtol=1e-10, atol=1e-12)

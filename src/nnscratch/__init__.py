@@ -1,5 +1,15 @@
 """nnscratch: a deep-learning framework on NumPy with every gradient derived by hand."""
 
+import os as _os
+
+# OpenBLAS's idle threads spin for about 0.1 s after each matrix product, holding cores
+# that the batch-parallel threads running next (parallel.py) need: a CNN step ran 25 %
+# slower. 2^20 cycles (a fraction of a millisecond) keeps them warm between the close
+# products of an MLP yet frees the cores for the copies and pooling around a conv.
+# OpenBLAS reads this once, when NumPy loads it: import nnscratch before NumPy for it to
+# count (the nnscratch command does).
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
 from . import functional
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backend import (

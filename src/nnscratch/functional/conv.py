@@ -9,8 +9,8 @@ value. Channels-last makes the innermost runs of the copy (kw, c) contiguous, an
 operands of the product are contiguous, so it is one large BLAS call.
 
 Backward. With g the output gradient as a matrix (G, N*OH*OW, O/G):
-  dW = g^T cols (cols rebuilt from the input rather than kept: KH*KW times the input's
-  memory per layer, for one cheap copy), db = g summed over samples and pixels,
+  dW = g^T cols (cols kept from the forward pass while a backward is due: KH*KW times the
+  input's memory per layer until then), db = g summed over samples and pixels,
   dX = col2im(g W^T): for each kernel offset (kh, kw), the block g W[:, :, kh, kw] is added
   into the strided window of the padded input that offset read (a loop over the KH*KW
   offsets, no scatter), and the padding is cropped off.
@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend, parallel
+from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
 from ._common import constant
 
@@ -82,6 +82,21 @@ class _WorkArrays(threading.local):
             self.arrays.popitem(last=False)
         return array
 
+    def take(self, name: str, shape: tuple, dtype, xp):
+        """Like `get`, but the array leaves the cache until `give` brings it back: for
+        an array that must outlive the op (a forward pass's columns, kept for its
+        backward); meanwhile another call of the same shape gets an array of its own."""
+        key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
+        array = self.arrays.pop(key, None)
+        return xp.empty(shape, dtype=dtype) if array is None else array
+
+    def give(self, name: str, array, xp) -> None:
+        """Return an array from `take` to the cache, for later calls to reuse."""
+        key = (name, tuple(array.shape), array.dtype.str, xp.__name__)
+        self.arrays[key] = array
+        while len(self.arrays) > self.capacity:
+            self.arrays.popitem(last=False)
+
     def clear(self) -> None:
         self.arrays.clear()
 
@@ -113,9 +128,10 @@ def _padded_channels_last(x, pads, groups: int):
     return out
 
 
-def _im2col(x, plan: _Plan):
-    """x: (N, C, H, W) -> cols: (G, N*OH*OW, KH*KW*C/G), rows (n, oh, ow), columns
-    (kh, kw, c): one copy of a strided view of the padded input (into a work array).
+def _im2col(x, plan: _Plan, keep: bool = False):
+    """x: (N, C, H, W) -> (cols: (G, N*OH*OW, KH*KW*C/G), its memory), rows (n, oh, ow),
+    columns (kh, kw, c): one copy of a strided view of the padded input, into a work array
+    (taken out of the cache when `keep`: give it back with _work.give("cols", memory, xp)).
 
     With several channels per group the copy runs along (kw, c), contiguous in the
     channels-last input. With one (a first layer on grey images, a depthwise conv) those
@@ -136,7 +152,7 @@ def _im2col(x, plan: _Plan):
         shape = (groups, kh, kw, n, oh, ow)
         strides = (s_g, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw)
     view = xp.lib.stride_tricks.as_strided(padded, shape=shape, strides=strides)
-    cols = _work.get("cols", shape, x.dtype, xp)
+    cols = (_work.take if keep else _work.get)("cols", shape, x.dtype, xp)
     batch_axis = 1 if rows_first else 3
 
     def copy(chunk):
@@ -145,18 +161,20 @@ def _im2col(x, plan: _Plan):
 
     parallel.over_batch(n, copy, cols)
     if rows_first:
-        return cols.reshape(groups, n * oh * ow, kh * kw * cg)
-    return cols.reshape(groups, kh * kw, n * oh * ow).transpose(0, 2, 1)
+        return cols.reshape(groups, n * oh * ow, kh * kw * cg), cols
+    return cols.reshape(groups, kh * kw, n * oh * ow).transpose(0, 2, 1), cols
 
 
 def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     """conv2d's input gradient by col2im: gm (G, N*OH*OW, O/G), the output gradient as a
     matrix, and w (O, C/G, KH, KW) -> (N, C, H, W).
 
-    The gradient of the columns is dcols = gm W^T. It is computed one kernel offset at a
-    time, block = gm W[:, :, kh, kw] (G, N*OH*OW, C/G), and each block is added into the
-    strided window of the padded input that this offset read in the forward pass (the
-    samples split between threads); the overlaps of neighbouring windows sum, and the
+    The gradient of the columns is dcols = gm W^T, computed as one block per kernel offset,
+    blocks[kh, kw] = gm W[:, :, kh, kw] (G, N*OH*OW, C/G): all the matrix products first,
+    then each block is added into the strided window of the padded input that this offset
+    read in the forward pass, the samples split between threads (a block is contiguous,
+    which makes the additions fast; products and additions are not interleaved, so BLAS's
+    threads and ours never take turns). The overlaps of neighbouring windows sum, and the
     padding is cropped at the end (where `bias`, if given, is added on the way).
     """
     xp = backend.array_module(gm)
@@ -164,43 +182,42 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     o, cg, kh, kw = w.shape
     (sh, sw), (dh, dw), (oh, ow) = plan.stride, plan.dilation, plan.out_hw
     (h, wd), (top, bottom, left, right) = plan.in_hw, plan.pads
-    # (KH, KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
-    per_offset = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2))
+    # (KH*KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
+    per_offset = xp.ascontiguousarray(
+        w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2)).reshape(kh * kw, groups,
+                                                                            og, cg)
+    blocks = _work.get("blocks", (kh * kw, groups, rows, cg), gm.dtype, xp)
+    if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
+        xp.multiply(gm, per_offset, out=blocks)
+    else:
+        xp.matmul(gm, per_offset, out=blocks)
+    images = blocks.reshape(kh, kw, groups, n, oh, ow, cg)
     padded = _work.get("accumulator", (groups, n, h + top + bottom, wd + left + right, cg),
                        gm.dtype, xp)
-    block = _work.get("block", (groups, rows, cg), gm.dtype, xp)
-    block_image = block.reshape(groups, n, oh, ow, cg)
-    parallel.over_batch(n, lambda chunk: padded[:, chunk].fill(0), padded)
-    for i in range(kh):
-        window_rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            window_cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
-                xp.multiply(gm, per_offset[i, j], out=block)
-            else:
-                xp.matmul(gm, per_offset[i, j], out=block)
-            window = padded[:, :, window_rows, window_cols]
-
-            def add(chunk, window=window):
-                window[:, chunk] += block_image[:, chunk]
-
-            parallel.over_batch(n, add, block)
     inner = padded[:, :, top:top + h, left:left + wd]  # (G, N, H, W, C/G)
     if groups == 1:  # channels-last, like the accumulator: a copy of contiguous runs
         out = xp.empty((n, h, wd, cg), dtype=gm.dtype)
+        result = out.transpose(0, 3, 1, 2)
+    else:
+        out = result = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
 
-        def crop(chunk):
-            if bias is None:
-                out[chunk] = inner[0, chunk]
-            else:
-                xp.add(inner[0, chunk], bias, out=out[chunk])
+    def col2im(chunk):  # samples `chunk`, in one of the threads
+        into = padded[:, chunk]
+        into.fill(0)
+        for i in range(kh):
+            window_rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            for j in range(kw):
+                window_cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                into[:, :, window_rows, window_cols] += images[i, j, :, chunk]
+        if groups > 1:
+            _copy_plus_bias(inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk])
+        elif bias is None:
+            out[chunk] = inner[0, chunk]
+        else:
+            xp.add(inner[0, chunk], bias, out=out[chunk])
 
-        parallel.over_batch(n, crop, out)
-        return out.transpose(0, 3, 1, 2)
-    out = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
-    parallel.over_batch(n, lambda chunk: _copy_plus_bias(
-        inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk]), out)
-    return out
+    parallel.over_batch(n, col2im, padded)
+    return result
 
 
 def _weight_matrix(w, groups: int):
@@ -406,7 +423,12 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
         out_hw=_spatial(sizes, spatial, 1),
         groups=groups,
     )
-    out = _product_as_image(_im2col(x, plan), _weight_matrix(w, groups), n, plan.out_hw, b)
+    # The columns are kept for the weight gradient when there will be one (KH*KW times
+    # the input's memory until the backward pass, which returns them to the work arrays).
+    keep = autograd.is_grad_enabled() and weight.requires_grad
+    cols, memory = _im2col(x, plan, keep)
+    out = _product_as_image(cols, _weight_matrix(w, groups), n, plan.out_hw, b)
+    kept = [cols, memory] if keep else None
 
     def backward(g):
         grad_x = grad_w = grad_b = None
@@ -414,10 +436,14 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
         if input.requires_grad:
             grad_x = _input_gradient(gm, w, plan, n).reshape(input.shape)
         if weight.requires_grad:
-            # The columns are rebuilt rather than kept from the forward pass: KH*KW times
-            # the input's memory saved per layer, for one copy that costs little.
-            cols = _im2col(x, plan)
-            grad_w = _weight_gradient(gm, cols, w.shape).reshape(weight.shape)
+            if kept:  # the forward pass's, once; a second backward (retain_graph) rebuilds
+                cols, memory = kept
+                kept.clear()
+                grad_w = _weight_gradient(gm, cols, w.shape).reshape(weight.shape)
+                _work.give("cols", memory, backend.array_module(memory))
+            else:
+                grad_w = _weight_gradient(gm, _im2col(x, plan)[0], w.shape)
+                grad_w = grad_w.reshape(weight.shape)
         if bias is not None and bias.requires_grad:
             grad_b = gm.sum(axis=1).reshape(o)
         return grad_x, grad_w, grad_b
@@ -514,7 +540,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         g = g.reshape(out.shape)
         grad_x = grad_w = grad_b = None
         if input.requires_grad or weight.requires_grad:
-            cols = _im2col(g, plan)  # conv2d's forward of g
+            cols = _im2col(g, plan)[0]  # conv2d's forward of g
         if input.requires_grad:
             grad_x = _product_as_image(cols, _weight_matrix(w, groups), n, plan.out_hw)
             grad_x = grad_x.reshape(input.shape)
