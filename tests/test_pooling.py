@@ -356,6 +356,15 @@ def test_batch_norm_of_4d_input_gradcheck():
                    [normal((2, 3, 3, 4), 1), normal((3,), 2), normal((3,), 3)])
 
 
+@pytest.mark.parametrize("shape, k", [((2, 3, 8, 6), 2), ((1, 2, 9, 6), 3), ((2, 2, 4, 6), (2, 3))],
+                         ids=str)
+def test_max_pool2d_of_exactly_tiled_windows_matches_torch(shape, k):
+    """Windows that tile the input (kernel = stride, sizes divisible): the backward writes
+    every input position once and skips zeroing; ties still go to the first maximum."""
+    for values in (distinct(shape), ties(shape)):
+        compare_with_torch(lambda x: F.max_pool2d(x, k), lambda x: TF.max_pool2d(x, k), [values])
+
+
 # --- ceil_mode windows larger than the input ---------------------------------------------
 # (input shape, kernel, stride, padding): with ceil_mode, PyTorch pools a window that sticks
 # out past the (padded) input, as long as it starts inside; without, these are errors.

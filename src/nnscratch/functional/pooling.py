@@ -187,15 +187,18 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
         part, top = x_pad[chunk], out[chunk]
         if need_argmax:
             best = argmax[chunk]
-            best.fill(0)
             larger = xp.empty_like(top, dtype=bool)
             candidate = xp.empty_like(top, dtype=index_dtype)
         for index, window in offsets:
             values = part[window]
             if index == 0:
                 top[...] = values
+                if need_argmax and len(offsets) == 1:  # else offset 1 sets every entry
+                    best.fill(0)
                 continue
-            if need_argmax:
+            if need_argmax and index == 1:  # 1 where larger, else 0: the maximum of the two
+                xp.greater(values, top, out=best, casting="unsafe")
+            elif need_argmax:
                 # Offsets come in increasing order, so "index where larger, else keep"
                 # is a maximum: much faster than a masked copy.
                 xp.greater(values, top, out=larger)
@@ -205,6 +208,10 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
 
     parallel.over_batch(len(x), pool, x_pad)
 
+    # Whether the windows tile the input exactly, without gaps or overlaps.
+    tiled = x_pad is x and all(k == s and d == 1 and n == o * k for k, s, d, n, o in zip(
+        win.kernel, win.stride, win.dilation, win.in_size, win.out_size))
+
     def backward(g):
         grad = xp.empty_like(x_pad, dtype=g.dtype)
         if unbatched:
@@ -213,7 +220,8 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
 
         def route(chunk):  # each window's g to its maximum, for samples `chunk`
             into, part, best = grad[chunk], g[chunk], argmax[chunk]
-            into.fill(0)
+            if not tiled:  # else every input position is written below, exactly once
+                into.fill(0)
             chosen = xp.empty_like(best, dtype=bool)
             share = None if win.disjoint else xp.empty_like(part)
             for index, window in offsets:
