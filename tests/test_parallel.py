@@ -98,3 +98,32 @@ def test_thread_count_from_the_environment(monkeypatch):
         parallel._from_environment()
     monkeypatch.delenv("NNSCRATCH_NUM_THREADS")
     assert parallel._from_environment() >= 1
+
+
+def _conv_in_child(queue) -> None:
+    parallel.MIN_ELEMENTS = 0
+    fn, arrays = CASES["conv-relu-pool"]
+    queue.put(_forward_backward(fn, arrays)[0])
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_threads_of_its_own(threads):
+    """After a fork the parent's pool threads do not exist in the child: it must start
+    its own pool rather than wait forever."""
+    import multiprocessing
+
+    threads(2)
+    fn, arrays = CASES["conv-relu-pool"]
+    expected = _forward_backward(fn, arrays)[0]  # the parent's pool is running now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_conv_in_child, args=(queue,))
+    child.start()
+    try:
+        result = queue.get(timeout=30)  # a child waiting on the parent's threads never puts
+        child.join(timeout=30)
+    finally:
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(result, expected)

@@ -69,6 +69,18 @@ def set_num_threads(threads: int) -> None:
         _threads = threads
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's threads: its first split starts a new pool
+    (the parent's would wait forever for workers that do not exist)."""
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _worker_start() -> None:
     _inside.active = True
 
