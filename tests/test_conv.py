@@ -54,6 +54,53 @@ def test_conv2d_matches_torch(stride, padding, dilation, groups, kernel, dtype):
         assert ours.shape == (2, 8, 11, 9)
 
 
+@pytest.mark.parametrize("stride, padding", STRIDE_PADDING, ids=str)
+@pytest.mark.parametrize("dilation", [1, 2], ids=lambda d: f"d{d}")
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: f"k{k[0]}x{k[1]}")
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+def test_conv2d_depthwise_one_filter_per_channel_matches_torch(stride, padding, dilation,
+                                                               kernel, with_bias):
+    """groups == in_channels == out_channels takes the direct path (_depthwise.py)."""
+    arrays = conv_arrays((3, 5, 11, 9), 5, kernel, 5, with_bias)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=5)
+    for dtype in (np.float64, np.float32):
+        compare_with_torch(with_args(F.conv2d, **kwargs), with_args(TF.conv2d, **kwargs),
+                           arrays, dtype, scale=10)
+
+
+@pytest.mark.parametrize("requires_grad", [[True, False, False], [False, True, False],
+                                           [False, False, True]], ids=str)
+def test_conv_depthwise_direct_path_in_1d_unbatched_and_partial_gradients(requires_grad):
+    arrays = conv_arrays((2, 3, 9), 3, (3,), 3)
+    compare_with_torch(with_args(F.conv1d, padding=1, groups=3, dilation=2),
+                       with_args(TF.conv1d, padding=1, groups=3, dilation=2), arrays,
+                       requires_grad=requires_grad)
+    unbatched = [arrays[0][0], arrays[1], arrays[2]]
+    compare_with_torch(with_args(F.conv1d, stride=2, groups=3),
+                       with_args(TF.conv1d, stride=2, groups=3), unbatched)
+    image = conv_arrays((1, 4, 7, 6), 4, (3, 3), 4)
+    image[0] = image[0][0]  # unbatched (C, H, W)
+    compare_with_torch(with_args(F.conv2d, padding=1, groups=4),
+                       with_args(TF.conv2d, padding=1, groups=4), image)
+    check_gradient(with_args(F.conv2d, stride=(2, 1), padding=(1, 2), groups=4),
+                   conv_arrays((2, 4, 5, 6), 4, (3, 3), 4))
+
+
+def test_conv2d_depthwise_keeps_its_padded_input_across_retain_graph():
+    x, w_np, b = conv_arrays((2, 4, 6, 5), 4, (3, 3), 4)
+    w = ns.tensor(w_np, requires_grad=True)
+    y = F.conv2d(ns.tensor(x), w, ns.tensor(b), padding=1, groups=4)
+    other = F.conv2d(ns.tensor(x[::-1].copy()), w, padding=1, groups=4)  # same shapes
+    y.sum().backward(retain_graph=True)
+    once = w.grad.copy()
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, 2 * once, rtol=1e-12)
+    w_t = torch.tensor(w_np, requires_grad=True)
+    TF.conv2d(torch.tensor(x), w_t, padding=1, groups=4).sum().backward()
+    np.testing.assert_allclose(once, w_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert other.shape == y.shape
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(),
     dict(stride=2, padding=1),

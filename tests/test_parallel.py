@@ -30,6 +30,8 @@ CASES = {
                              [_normal(5, 4, 7, 6), _normal(6, 2, 3, 2, seed=1)]),
     "conv2d-one-channel": (lambda x, w: F.conv2d(x, w, dilation=2),
                            [_normal(5, 1, 9, 8), _normal(4, 1, 3, 3, seed=1)]),
+    "conv2d-depthwise": (lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1, groups=4),
+                         [_normal(5, 4, 7, 6), _normal(4, 1, 3, 3, seed=1), _normal(4, seed=2)]),
     "conv_transpose2d": (lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
                          [_normal(5, 4, 4, 3), _normal(4, 3, 3, 3, seed=1)]),
     "conv-relu-pool": (lambda x, w: F.max_pool2d(F.relu(F.conv2d(x, w, padding=1)), 2),

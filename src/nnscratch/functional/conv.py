@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
+from . import _depthwise
 from ._common import constant
 
 
@@ -426,9 +427,12 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
         out_hw=_spatial(sizes, spatial, 1),
         groups=groups,
     )
+    keep = autograd.is_grad_enabled() and weight.requires_grad
+    shape = (o,) + sizes if unbatched else (n, o) + sizes
+    if groups > 1 and groups == c == o:
+        return _depthwise_convolution(op, input, weight, bias, x, w, b, plan, keep, shape)
     # The columns are kept for the weight gradient when there will be one (KH*KW times
     # the input's memory until the backward pass, which returns them to the work arrays).
-    keep = autograd.is_grad_enabled() and weight.requires_grad
     cols, memory = _im2col(x, plan, keep)
     out = _product_as_image(cols, _weight_matrix(w, groups), n, plan.out_hw, b)
     kept = [cols, memory] if keep else None
@@ -451,7 +455,36 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
             grad_b = gm.sum(axis=1).reshape(o)
         return grad_x, grad_w, grad_b
 
-    shape = (o,) + sizes if unbatched else (n, o) + sizes
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return record(out.reshape(shape), parents, backward, op)
+
+
+def _depthwise_convolution(op, input, weight, bias, x, w, b, plan, keep, shape):
+    """A depthwise conv (groups == in == out channels) by the direct method of
+    _depthwise.py: BLAS would get products of width 1 from im2col."""
+    padded = _depthwise.padded_input(x, plan, _work.take if keep else _work.get)
+    out = _depthwise.forward(padded, w, plan, b)
+    kept = [padded] if keep else []
+
+    def backward(g):
+        grad_x = grad_w = grad_b = None
+        g_last = _depthwise.channels_last(g.reshape(out.shape), _work.get, "depthwise g")
+        if input.requires_grad:
+            grad_x = _depthwise.input_gradient(g_last, w, plan, x.shape, _work.get)
+            grad_x = grad_x.reshape(input.shape)
+        if weight.requires_grad:
+            # The forward pass's padded input, once; a second backward (retain_graph)
+            # pads again.
+            from_forward = bool(kept)
+            source = kept.pop() if kept else _depthwise.padded_input(x, plan, _work.get)
+            grad_w = _depthwise.weight_gradient(g_last, source, plan, w.shape)
+            grad_w = grad_w.reshape(weight.shape)
+            if from_forward:
+                _work.give("depthwise padded", source, backend.array_module(source))
+        if bias is not None and bias.requires_grad:
+            grad_b = g_last.reshape(-1, g_last.shape[-1]).sum(axis=0)
+        return grad_x, grad_w, grad_b
+
     parents = (input, weight) if bias is None else (input, weight, bias)
     return record(out.reshape(shape), parents, backward, op)
 
