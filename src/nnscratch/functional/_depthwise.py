@@ -18,44 +18,7 @@ splits the offsets (each a whole sum), so no sum depends on the number of thread
 from __future__ import annotations
 
 from .. import backend, parallel
-
-
-def _windows(plan):
-    """(p, q, rows slice, columns slice) of the padded input read by each offset."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = plan.kernel, plan.stride, plan.dilation, \
-        plan.out_hw
-    for p in range(kh):
-        rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
-        for q in range(kw):
-            yield p, q, rows, slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-
-
-def channels_last(a, scratch, name: str):
-    """(N, C, H, W) -> its (N, H, W, C) view, copied into a scratch array when the memory
-    is not already channels-last."""
-    view = a.transpose(0, 2, 3, 1)
-    if view.flags.c_contiguous:
-        return view
-    out = scratch(name, view.shape, a.dtype, backend.array_module(a))
-    parallel.over_batch(len(view), lambda chunk: out.__setitem__(chunk, view[chunk]), out)
-    return out
-
-
-def padded_input(x, plan, scratch):
-    """x (N, C, H, W) -> zero-padded channels-last (N, Hp, Wp, C), a scratch array."""
-    xp = backend.array_module(x)
-    n, c, h, w = x.shape
-    top, bottom, left, right = plan.pads
-    padded = scratch("depthwise padded", (n, h + top + bottom, w + left + right, c), x.dtype,
-                     xp)
-    source = x.transpose(0, 2, 3, 1)
-
-    def fill(chunk):
-        padded[chunk].fill(0)
-        padded[chunk, top:top + h, left:left + w] = source[chunk]
-
-    parallel.over_batch(n, fill, padded)
-    return padded
+from ._common import kernel_windows
 
 
 def forward(padded, w, plan, bias=None):
@@ -68,7 +31,7 @@ def forward(padded, w, plan, bias=None):
     def accumulate(chunk):
         into, source = out[chunk], padded[chunk]
         product = xp.empty_like(into)
-        for index, (p, q, rows, cols) in enumerate(_windows(plan)):
+        for index, (p, q, rows, cols) in enumerate(kernel_windows(plan)):
             if index == 0:
                 xp.multiply(source[:, rows, cols], weights[p, q], out=into)
             else:
@@ -84,19 +47,18 @@ def forward(padded, w, plan, bias=None):
 def input_gradient(g_last, w, plan, in_shape, scratch):
     """g_last (N, OH, OW, C), w (C, 1, KH, KW) -> dx (N, C, H, W), channels-last memory."""
     xp = backend.array_module(g_last)
-    g = g_last
     n, c, h, wd = in_shape
     top, bottom, left, right = plan.pads
     weights = w[:, 0].transpose(1, 2, 0)
     padded = scratch("depthwise accumulator", (n, h + top + bottom, wd + left + right, c),
-                     g.dtype, xp)
-    out = xp.empty((n, h, wd, c), dtype=g.dtype)
+                     g_last.dtype, xp)
+    out = xp.empty((n, h, wd, c), dtype=g_last.dtype)
 
     def accumulate(chunk):
         into, grad = padded[chunk], g_last[chunk]
         into.fill(0)
         product = xp.empty_like(grad)
-        for p, q, rows, cols in _windows(plan):
+        for p, q, rows, cols in kernel_windows(plan):
             xp.multiply(grad, weights[p, q], out=product)
             into[:, rows, cols] += product
         out[chunk] = into[:, top:top + h, left:left + wd]
@@ -108,7 +70,7 @@ def input_gradient(g_last, w, plan, in_shape, scratch):
 def weight_gradient(g_last, padded, plan, shape):
     """g_last (N, OH, OW, C), padded (N, Hp, Wp, C) -> dw of `shape` (C, 1, KH, KW)."""
     xp = backend.array_module(g_last)
-    offsets = list(_windows(plan))
+    offsets = list(kernel_windows(plan))
     grad = xp.empty((len(offsets), shape[0]), dtype=g_last.dtype)
 
     def reduce(chunk):

@@ -73,7 +73,6 @@ def relu(input: Tensor) -> Tensor:
     parallel.over_batch(len(x), lambda part: xp.maximum(x[part], 0, out=out[part]), x)
 
     def backward(g):
-        g = xp.broadcast_to(g, x.shape)
         grad = xp.empty_like(x, dtype=g.dtype)
         parallel.over_batch(len(x), lambda part: xp.multiply(g[part], x[part] > 0,
                                                              out=grad[part]), x)

@@ -37,7 +37,7 @@ import numpy as np
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
 from . import _depthwise
-from ._common import constant
+from ._common import constant, kernel_windows
 
 
 class _Plan(NamedTuple):
@@ -74,27 +74,21 @@ class _WorkArrays(threading.local):
 
     def get(self, name: str, shape: tuple, dtype, xp):
         """An uninitialised array for `name`; no two live uses may share a name."""
-        key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
-        array = self.arrays.pop(key, None)
-        if array is None:
-            array = xp.empty(shape, dtype=dtype)
-        self.arrays[key] = array
-        while len(self.arrays) > self.capacity:
-            self.arrays.popitem(last=False)
+        array = self.take(name, shape, dtype, xp)
+        self.give(name, array, xp)
         return array
 
     def take(self, name: str, shape: tuple, dtype, xp):
         """Like `get`, but the array leaves the cache until `give` brings it back: for
         an array that must outlive the op (a forward pass's columns, kept for its
         backward); meanwhile another call of the same shape gets an array of its own."""
-        key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
-        array = self.arrays.pop(key, None)
+        array = self.arrays.pop((name, tuple(shape), np.dtype(dtype).str, xp.__name__), None)
         return xp.empty(shape, dtype=dtype) if array is None else array
 
     def give(self, name: str, array, xp) -> None:
-        """Return an array from `take` to the cache, for later calls to reuse."""
-        key = (name, tuple(array.shape), array.dtype.str, xp.__name__)
-        self.arrays[key] = array
+        """Put an array (back) into the cache, the most recently used; the least recently
+        used beyond `capacity` are dropped."""
+        self.arrays[(name, tuple(array.shape), array.dtype.str, xp.__name__)] = array
         while len(self.arrays) > self.capacity:
             self.arrays.popitem(last=False)
 
@@ -106,14 +100,16 @@ _work = _WorkArrays()
 
 
 # --- the array-level building blocks ----------------------------------------------------
-def _padded_channels_last(x, pads, groups: int):
+def _padded_channels_last(x, pads, groups: int, keep: bool = False):
     """(N, C, H, W) -> (G, N, H + top + bottom, W + left + right, C/G), zeros around (a
-    work array): channels last within each group, the groups first."""
+    work array, taken out of the cache when `keep`): channels last within each group, the
+    groups first."""
     xp = backend.array_module(x)
     n, c, h, w = x.shape
     top, bottom, left, right = pads
     hp, wp = h + top + bottom, w + left + right
-    out = _work.get("padded", (groups, n, hp, wp, c // groups), x.dtype, xp)
+    out = (_work.take if keep else _work.get)("padded", (groups, n, hp, wp, c // groups),
+                                              x.dtype, xp)
     # Only the border needs zeros: the inside is overwritten by x.
     out[:, :, :top] = 0
     out[:, :, hp - bottom:] = 0
@@ -181,7 +177,7 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     xp = backend.array_module(gm)
     groups, rows, og = gm.shape
     o, cg, kh, kw = w.shape
-    (sh, sw), (dh, dw), (oh, ow) = plan.stride, plan.dilation, plan.out_hw
+    oh, ow = plan.out_hw
     (h, wd), (top, bottom, left, right) = plan.in_hw, plan.pads
     # (KH*KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
     per_offset = xp.ascontiguousarray(
@@ -205,11 +201,8 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     def col2im(chunk):  # samples `chunk`, in one of the threads
         into = padded[:, chunk]
         into.fill(0)
-        for i in range(kh):
-            window_rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            for j in range(kw):
-                window_cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-                into[:, :, window_rows, window_cols] += images[i, j, :, chunk]
+        for i, j, window_rows, window_cols in kernel_windows(plan):
+            into[:, :, window_rows, window_cols] += images[i, j, :, chunk]
         if groups > 1:
             _copy_plus_bias(inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk])
         elif bias is None:
@@ -462,13 +455,14 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
 def _depthwise_convolution(op, input, weight, bias, x, w, b, plan, keep, shape):
     """A depthwise conv (groups == in == out channels) by the direct method of
     _depthwise.py: BLAS would get products of width 1 from im2col."""
-    padded = _depthwise.padded_input(x, plan, _work.take if keep else _work.get)
-    out = _depthwise.forward(padded, w, plan, b)
+    padded = _padded_channels_last(x, plan.pads, 1, keep)  # (1, N, Hp, Wp, C)
+    out = _depthwise.forward(padded[0], w, plan, b)
     kept = [padded] if keep else []
 
     def backward(g):
         grad_x = grad_w = grad_b = None
-        g_last = _depthwise.channels_last(g.reshape(out.shape), _work.get, "depthwise g")
+        g_last = _to_matrix(g.reshape(out.shape), 1).reshape(out.shape[0], *plan.out_hw,
+                                                              out.shape[1])  # (N, OH, OW, C)
         if input.requires_grad:
             grad_x = _depthwise.input_gradient(g_last, w, plan, x.shape, _work.get)
             grad_x = grad_x.reshape(input.shape)
@@ -476,11 +470,11 @@ def _depthwise_convolution(op, input, weight, bias, x, w, b, plan, keep, shape):
             # The forward pass's padded input, once; a second backward (retain_graph)
             # pads again.
             from_forward = bool(kept)
-            source = kept.pop() if kept else _depthwise.padded_input(x, plan, _work.get)
-            grad_w = _depthwise.weight_gradient(g_last, source, plan, w.shape)
+            source = kept.pop() if kept else _padded_channels_last(x, plan.pads, 1)
+            grad_w = _depthwise.weight_gradient(g_last, source[0], plan, w.shape)
             grad_w = grad_w.reshape(weight.shape)
             if from_forward:
-                _work.give("depthwise padded", source, backend.array_module(source))
+                _work.give("padded", source, backend.array_module(source))
         if bias is not None and bias.requires_grad:
             grad_b = g_last.reshape(-1, g_last.shape[-1]).sum(axis=0)
         return grad_x, grad_w, grad_b
