@@ -92,3 +92,26 @@ def close(ours, theirs, dtype, what):
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
+
+
+def compare_layers(ours, theirs, x, dtype, seed=1, what="", **forward_kwargs):
+    """Forward and backward of both layers on x (the output projected on the same random
+    weights); compares the output, the input gradient and every parameter's gradient
+    (names in the same order, each present and of dtype). Returns both outputs."""
+    x = np.asarray(x, dtype=dtype)
+    xs, xt = ns.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
+    out, out_t = ours(xs, **forward_kwargs), theirs(xt, **forward_kwargs)
+    close(out, out_t, dtype, f"{what} forward")
+    assert out.dtype == dtype, f"{what}: output dtype {out.dtype}"
+    weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
+    (out * ns.tensor(weights)).sum().backward()
+    (out_t * torch.tensor(weights)).sum().backward()
+    close(xs.grad, xt.grad, dtype, f"{what} input gradient")
+    theirs_params = dict(theirs.named_parameters())
+    ours_params = dict(ours.named_parameters())
+    assert list(ours_params) == list(theirs_params)
+    for name, p in ours_params.items():
+        assert p.grad is not None, f"{what}: {name} got no gradient"
+        assert p.grad.dtype == dtype
+        close(p.grad, theirs_params[name].grad, dtype, f"{what} gradient of {name}")
+    return out, out_t

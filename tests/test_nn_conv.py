@@ -12,7 +12,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
-from oracle import DTYPES, TORCH_DTYPES, close
+from oracle import DTYPES, TORCH_DTYPES, compare_layers
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
@@ -25,24 +25,6 @@ def twin(ours, theirs, dtype):
     ours.to(dtype)
     ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
     return ours, theirs
-
-
-def run_both(ours, theirs, x, dtype, **forward_kwargs):
-    """Forward and backward of both layers on x; compare output and every gradient."""
-    x = np.asarray(x, dtype=dtype)
-    xs, xt = ns.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, out_t = ours(xs, **forward_kwargs), theirs(xt, **forward_kwargs)
-    close(out, out_t, dtype, "forward")
-    assert out.dtype == dtype
-    weights = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
-    (out * ns.tensor(weights)).sum().backward()
-    (out_t * torch.tensor(weights)).sum().backward()
-    close(xs.grad, xt.grad, dtype, "input gradient")
-    theirs_params = dict(theirs.named_parameters())
-    assert list(dict(ours.named_parameters())) == list(theirs_params)
-    for name, p in ours.named_parameters():
-        close(p.grad, theirs_params[name].grad, dtype, f"gradient of {name}")
-    return out
 
 
 def data(shape, seed=0):
@@ -64,7 +46,7 @@ CONV2D_CASES = [  # (args, kwargs, input shape)
 @pytest.mark.parametrize("args, kwargs, x_shape", CONV2D_CASES, ids=str)
 def test_conv2d_layer_matches_torch(args, kwargs, x_shape, dtype):
     ours, theirs = twin(nn.Conv2d(*args, **kwargs), torch.nn.Conv2d(*args, **kwargs), dtype)
-    run_both(ours, theirs, data(x_shape), dtype)
+    compare_layers(ours, theirs, data(x_shape), dtype)
 
 
 CONV1D_CASES = [
@@ -80,7 +62,7 @@ CONV1D_CASES = [
 @pytest.mark.parametrize("args, kwargs, x_shape", CONV1D_CASES, ids=str)
 def test_conv1d_layer_matches_torch(args, kwargs, x_shape, dtype):
     ours, theirs = twin(nn.Conv1d(*args, **kwargs), torch.nn.Conv1d(*args, **kwargs), dtype)
-    run_both(ours, theirs, data(x_shape), dtype)
+    compare_layers(ours, theirs, data(x_shape), dtype)
 
 
 TRANSPOSE_CASES = [
@@ -97,7 +79,7 @@ TRANSPOSE_CASES = [
 def test_conv_transpose2d_layer_matches_torch(args, kwargs, x_shape, dtype):
     ours, theirs = twin(nn.ConvTranspose2d(*args, **kwargs),
                         torch.nn.ConvTranspose2d(*args, **kwargs), dtype)
-    run_both(ours, theirs, data(x_shape), dtype)
+    compare_layers(ours, theirs, data(x_shape), dtype)
 
 
 @pytest.mark.parametrize("output_size", [(9, 9), (10, 10), [2, 5, 10, 9], (9, 10)], ids=str)
@@ -105,7 +87,7 @@ def test_conv_transpose2d_output_size_matches_torch(output_size):
     args, kwargs = (5, 3, 3), dict(stride=2, padding=1)
     ours, theirs = twin(nn.ConvTranspose2d(*args, **kwargs),
                         torch.nn.ConvTranspose2d(*args, **kwargs), np.float64)
-    out = run_both(ours, theirs, data((2, 5, 5, 5)), np.float64, output_size=output_size)
+    out, _ = compare_layers(ours, theirs, data((2, 5, 5, 5)), np.float64, output_size=output_size)
     assert out.shape[-2:] == tuple(output_size)[-2:]
     with pytest.raises(ValueError, match=r"output size of \(11, 9\), but valid sizes range "
                                          r"from \(9, 9\) to \(10, 10\)"):

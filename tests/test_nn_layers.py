@@ -11,7 +11,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
-from oracle import DTYPES, TORCH_DTYPES, check_gradient, close
+from oracle import DTYPES, TORCH_DTYPES, check_gradient, close, compare_layers
 
 
 def twin(ours, theirs, dtype, randomize=False):
@@ -29,28 +29,6 @@ def twin(ours, theirs, dtype, randomize=False):
     return ours, theirs
 
 
-def run_both(ours, theirs, x, dtype, seed=1, what=""):
-    """Forward and backward of both modules on x (projected on the same random weights);
-    compares output, input gradient and every parameter's gradient. Returns the outputs."""
-    x = np.asarray(x, dtype=dtype)
-    xs, xt = ns.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, out_t = ours(xs), theirs(xt)
-    close(out, out_t, dtype, f"{what} forward")
-    assert out.dtype == dtype, f"{what}: output dtype {out.dtype}"
-    weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    (out * ns.tensor(weights)).sum().backward()
-    (out_t * torch.tensor(weights)).sum().backward()
-    close(xs.grad, xt.grad, dtype, f"{what} input gradient")
-    theirs_params = dict(theirs.named_parameters())
-    ours_params = dict(ours.named_parameters())
-    assert list(ours_params) == list(theirs_params)
-    for name, p in ours_params.items():
-        assert p.grad is not None, f"{what}: {name} got no gradient"
-        assert p.grad.dtype == dtype
-        close(p.grad, theirs_params[name].grad, dtype, f"{what} gradient of {name}")
-    return out, out_t
-
-
 def data(shape, seed=0, scale=1.0, shift=0.0):
     return np.random.default_rng(seed).standard_normal(shape) * scale + shift
 
@@ -62,7 +40,7 @@ def data(shape, seed=0, scale=1.0, shift=0.0):
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(shape, bias, dtype):
     ours, theirs = twin(nn.Linear(4, 3, bias=bias), torch.nn.Linear(4, 3, bias=bias), dtype)
-    run_both(ours, theirs, data(shape), dtype, what=f"Linear {shape}")
+    compare_layers(ours, theirs, data(shape), dtype, what=f"Linear {shape}")
 
 
 def test_linear_initial_weights_follow_torchs_default_bounds():
@@ -152,13 +130,13 @@ def test_batchnorm1d_matches_torch_in_training_then_eval(options, shape, dtype):
                         dtype, randomize=True)
     for step in range(3):
         x = data(shape, seed=10 + step, scale=1 + step, shift=step - 1)
-        run_both(ours, theirs, x, dtype, seed=step, what=f"train step {step}")
+        compare_layers(ours, theirs, x, dtype, seed=step, what=f"train step {step}")
         for name, buffer in theirs.named_buffers():
             close(dict(ours.named_buffers())[name], buffer, dtype, f"{name} after {step}")
     ours.eval(), theirs.eval()
     for step in range(2):
         x = data(shape, seed=20 + step, scale=2.0)
-        run_both(ours, theirs, x, dtype, seed=step, what=f"eval step {step}")
+        compare_layers(ours, theirs, x, dtype, seed=step, what=f"eval step {step}")
     assert list(ours.state_dict()) == list(theirs.state_dict())
     for name, value in theirs.state_dict().items():
         close(ours.state_dict()[name], value, dtype if value.is_floating_point() else np.float64,
@@ -204,7 +182,7 @@ LAYERNORM_CASES = [
 def test_layernorm_matches_torch(normalized, shape, options, dtype):
     ours, theirs = twin(nn.LayerNorm(normalized, **options),
                         torch.nn.LayerNorm(normalized, **options), dtype, randomize=True)
-    run_both(ours, theirs, data(shape, scale=3.0, shift=1.0), dtype)
+    compare_layers(ours, theirs, data(shape, scale=3.0, shift=1.0), dtype)
 
 
 def test_layernorm_takes_an_int_and_rejects_a_wrong_trailing_shape():
@@ -230,7 +208,7 @@ ACTIVATIONS = [
 def test_activation_module_matches_torch(name, options, dtype):
     ours, theirs = getattr(nn, name)(**options), getattr(torch.nn, name)(**options)
     x = data((4, 3, 5), scale=3.0)
-    run_both(ours, theirs, x, dtype, what=name)
+    compare_layers(ours, theirs, x, dtype, what=name)
     if name not in ("Softmax", "LogSoftmax"):  # torch's default dim is None (deprecated)
         assert repr(ours) == repr(theirs)
 
@@ -242,7 +220,7 @@ def test_activation_modules_sit_in_a_sequential():
                                  torch.nn.ELU(), torch.nn.Linear(4, 2),
                                  torch.nn.LogSoftmax(dim=1))
     twin(ours, theirs, np.float64)
-    run_both(ours, theirs, data((6, 3)), np.float64)
+    compare_layers(ours, theirs, data((6, 3)), np.float64)
 
 
 def test_sparsemax_projects_onto_the_simplex():

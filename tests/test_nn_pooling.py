@@ -9,28 +9,11 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
-from oracle import DTYPES, TORCH_DTYPES, close
+from oracle import DTYPES, TORCH_DTYPES, close, compare_layers
 
 
 def data(shape, seed=0, scale=1.0, shift=0.0):
     return np.random.default_rng(seed).standard_normal(shape) * scale + shift
-
-
-def run_both(ours, theirs, x, dtype, seed=1, what=""):
-    """Forward and backward of both modules on x; compares output, input gradient and
-    every parameter's gradient."""
-    x = np.asarray(x, dtype=dtype)
-    xs, xt = ns.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, out_t = ours(xs), theirs(xt)
-    close(out, out_t, dtype, f"{what} forward")
-    assert out.dtype == dtype, f"{what}: output dtype {out.dtype}"
-    weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    (out * ns.tensor(weights)).sum().backward()
-    (out_t * torch.tensor(weights)).sum().backward()
-    close(xs.grad, xt.grad, dtype, f"{what} input gradient")
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        close(p.grad, theirs_params[name].grad, dtype, f"{what} gradient of {name}")
 
 
 LAYERS = [
@@ -61,7 +44,7 @@ def test_pooling_layer_matches_torch(name, args, kwargs, shape, dtype):
     x = data(shape)
     if name == "LPPool2d" and args[0] == 3:
         x = np.abs(x) + 0.1  # odd powers of negative sums are NaN
-    run_both(ours, theirs, x, dtype, what=name)
+    compare_layers(ours, theirs, x, dtype, what=name)
     assert repr(ours) == repr(theirs)
     assert list(ours.state_dict()) == []
 
@@ -87,7 +70,7 @@ def test_pooling_layers_in_a_sequential_match_torch():
                               lib.AvgPool2d(3, 1, 1), lib.AdaptiveAvgPool2d(1), lib.Flatten())
 
     ours, theirs = build(nn).to(np.float64), build(torch.nn).double()
-    run_both(ours, theirs, data((4, 3, 8, 10)), np.float64)
+    compare_layers(ours, theirs, data((4, 3, 8, 10)), np.float64)
     assert repr(ours) == repr(theirs)
 
 
@@ -131,7 +114,7 @@ def test_batchnorm2d_matches_torch_in_training_then_eval(options, shape, dtype):
     ours, theirs = twin_batchnorm(options, dtype)
     for step in range(3):
         x = data(shape, seed=10 + step, scale=1 + step, shift=step - 1)
-        run_both(ours, theirs, x, dtype, seed=step, what=f"train step {step}")
+        compare_layers(ours, theirs, x, dtype, seed=step, what=f"train step {step}")
         for name, buffer in theirs.named_buffers():
             value = dict(ours.named_buffers())[name]
             close(value, buffer, dtype if buffer.is_floating_point() else np.float64,
@@ -139,7 +122,7 @@ def test_batchnorm2d_matches_torch_in_training_then_eval(options, shape, dtype):
     ours.eval(), theirs.eval()
     for step in range(2):
         x = data(shape, seed=20 + step, scale=2.0)
-        run_both(ours, theirs, x, dtype, seed=step, what=f"eval step {step}")
+        compare_layers(ours, theirs, x, dtype, seed=step, what=f"eval step {step}")
     assert list(ours.state_dict()) == list(theirs.state_dict())
     for name, value in theirs.state_dict().items():
         close(ours.state_dict()[name], value, dtype if value.is_floating_point() else np.float64,

@@ -114,7 +114,24 @@ class _ConvNd(Module):
         return text
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """Conv1d and Conv2d: PyTorch's signature and defaults; forward calls `_function`."""
+
+    _function = staticmethod(F.conv2d)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return self._function(x, self.weight, self.bias, self.stride, self.padding,
+                             self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
     """1-D convolution. x: (N, in_channels, L) -> (N, out_channels, L_out),
     L_out = floor((L + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1.
 
@@ -122,20 +139,10 @@ class Conv1d(_ConvNd):
     """
 
     spatial = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype=dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+    _function = staticmethod(F.conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution. x: (N, in_channels, H, W) -> (N, out_channels, H_out, W_out),
     H_out = floor((H + 2*padding - dilation*(kernel_h - 1) - 1) / stride) + 1 (W alike).
 
@@ -143,17 +150,6 @@ class Conv2d(_ConvNd):
     groups == in_channels gives a depthwise convolution; followed by a 1x1 Conv2d it makes
     a depthwise-separable block.
     """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype=dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
