@@ -60,7 +60,7 @@ def test_conv2d_matches_torch(stride, padding, dilation, groups, kernel, dtype):
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
 def test_conv2d_depthwise_one_filter_per_channel_matches_torch(stride, padding, dilation,
                                                                kernel, with_bias):
-    """groups == in_channels == out_channels takes the direct path (_depthwise.py)."""
+    """groups == in_channels == out_channels: one filter per channel."""
     arrays = conv_arrays((3, 5, 11, 9), 5, kernel, 5, with_bias)
     kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=5)
     for dtype in (np.float64, np.float32):
@@ -70,7 +70,7 @@ def test_conv2d_depthwise_one_filter_per_channel_matches_torch(stride, padding, 
 
 @pytest.mark.parametrize("requires_grad", [[True, False, False], [False, True, False],
                                            [False, False, True]], ids=str)
-def test_conv_depthwise_direct_path_in_1d_unbatched_and_partial_gradients(requires_grad):
+def test_conv_depthwise_in_1d_unbatched_and_with_partial_gradients(requires_grad):
     arrays = conv_arrays((2, 3, 9), 3, (3,), 3)
     compare_with_torch(with_args(F.conv1d, padding=1, groups=3, dilation=2),
                        with_args(TF.conv1d, padding=1, groups=3, dilation=2), arrays,
@@ -86,7 +86,7 @@ def test_conv_depthwise_direct_path_in_1d_unbatched_and_partial_gradients(requir
                    conv_arrays((2, 4, 5, 6), 4, (3, 3), 4))
 
 
-def test_conv2d_depthwise_keeps_its_padded_input_across_retain_graph():
+def test_conv2d_depthwise_gradient_across_retain_graph():
     x, w_np, b = conv_arrays((2, 4, 6, 5), 4, (3, 3), 4)
     w = ns.tensor(w_np, requires_grad=True)
     y = F.conv2d(ns.tensor(x), w, ns.tensor(b), padding=1, groups=4)

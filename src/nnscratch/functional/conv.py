@@ -36,7 +36,6 @@ import numpy as np
 
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
-from . import _depthwise
 from ._common import constant, kernel_windows
 
 
@@ -100,16 +99,14 @@ _work = _WorkArrays()
 
 
 # --- the array-level building blocks ----------------------------------------------------
-def _padded_channels_last(x, pads, groups: int, keep: bool = False):
+def _padded_channels_last(x, pads, groups: int):
     """(N, C, H, W) -> (G, N, H + top + bottom, W + left + right, C/G), zeros around (a
-    work array, taken out of the cache when `keep`): channels last within each group, the
-    groups first."""
+    work array): channels last within each group, the groups first."""
     xp = backend.array_module(x)
     n, c, h, w = x.shape
     top, bottom, left, right = pads
     hp, wp = h + top + bottom, w + left + right
-    out = (_work.take if keep else _work.get)("padded", (groups, n, hp, wp, c // groups),
-                                              x.dtype, xp)
+    out = _work.get("padded", (groups, n, hp, wp, c // groups), x.dtype, xp)
     # Only the border needs zeros: the inside is overwritten by x.
     out[:, :, :top] = 0
     out[:, :, hp - bottom:] = 0
@@ -421,9 +418,6 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
         groups=groups,
     )
     keep = autograd.is_grad_enabled() and weight.requires_grad
-    shape = (o,) + sizes if unbatched else (n, o) + sizes
-    if groups > 1 and groups == c == o:
-        return _depthwise_convolution(op, input, weight, bias, x, w, b, plan, keep, shape)
     # The columns are kept for the weight gradient when there will be one (KH*KW times
     # the input's memory until the backward pass, which returns them to the work arrays).
     cols, memory = _im2col(x, plan, keep)
@@ -448,37 +442,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
             grad_b = gm.sum(axis=1).reshape(o)
         return grad_x, grad_w, grad_b
 
-    parents = (input, weight) if bias is None else (input, weight, bias)
-    return record(out.reshape(shape), parents, backward, op)
-
-
-def _depthwise_convolution(op, input, weight, bias, x, w, b, plan, keep, shape):
-    """A depthwise conv (groups == in == out channels) by the direct method of
-    _depthwise.py: BLAS would get products of width 1 from im2col."""
-    padded = _padded_channels_last(x, plan.pads, 1, keep)  # (1, N, Hp, Wp, C)
-    out = _depthwise.forward(padded[0], w, plan, b)
-    kept = [padded] if keep else []
-
-    def backward(g):
-        grad_x = grad_w = grad_b = None
-        g_last = _to_matrix(g.reshape(out.shape), 1).reshape(out.shape[0], *plan.out_hw,
-                                                              out.shape[1])  # (N, OH, OW, C)
-        if input.requires_grad:
-            grad_x = _depthwise.input_gradient(g_last, w, plan, x.shape, _work.get)
-            grad_x = grad_x.reshape(input.shape)
-        if weight.requires_grad:
-            # The forward pass's padded input, once; a second backward (retain_graph)
-            # pads again.
-            from_forward = bool(kept)
-            source = kept.pop() if kept else _padded_channels_last(x, plan.pads, 1)
-            grad_w = _depthwise.weight_gradient(g_last, source[0], plan, w.shape)
-            grad_w = grad_w.reshape(weight.shape)
-            if from_forward:
-                _work.give("padded", source, backend.array_module(source))
-        if bias is not None and bias.requires_grad:
-            grad_b = g_last.reshape(-1, g_last.shape[-1]).sum(axis=0)
-        return grad_x, grad_w, grad_b
-
+    shape = (o,) + sizes if unbatched else (n, o) + sizes
     parents = (input, weight) if bias is None else (input, weight, bias)
     return record(out.reshape(shape), parents, backward, op)
 
