@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
-from ._common import constant, kernel_windows
+from ._common import channel_sums, column_sums, constant, kernel_windows
 
 
 class _Plan(NamedTuple):
@@ -439,7 +439,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
                 grad_w = _weight_gradient(gm, _im2col(x, plan)[0], w.shape)
                 grad_w = grad_w.reshape(weight.shape)
         if bias is not None and bias.requires_grad:
-            grad_b = gm.sum(axis=1).reshape(o)
+            grad_b = column_sums(gm).reshape(o)
         return grad_x, grad_w, grad_b
 
     shape = (o,) + sizes if unbatched else (n, o) + sizes
@@ -541,7 +541,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         if weight.requires_grad:
             grad_w = _weight_gradient(_to_matrix(x, groups), cols, w.shape)
         if bias is not None and bias.requires_grad:
-            grad_b = g.sum(axis=(0, 2, 3))
+            grad_b = channel_sums(g)
         return grad_x, grad_w, grad_b
 
     shape = out.shape[1:] if unbatched else out.shape

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, record
+from ._common import channel_sums
 
 
 def _channel_view(v, ndim: int):
@@ -45,7 +46,6 @@ def batch_norm(
                 f"batch_norm: {name} must have shape ({channels},) for input of shape "
                 f"{tuple(x.shape)}, got {tuple(t.shape)}"
             )
-    axes = (0,) + tuple(range(2, x.ndim))
     count = x.size // channels
     use_batch = training or running_mean is None
     if use_batch:
@@ -54,9 +54,9 @@ def batch_norm(
                 f"batch_norm: training needs more than one value per channel, got input of "
                 f"shape {tuple(x.shape)}"
             )
-        mean = x.mean(axis=axes, keepdims=True)
+        mean = channel_sums(x, keepdims=True) / count
         centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
+        var = channel_sums(centered * centered, keepdims=True) / count
         if training and running_mean is not None:
             running_mean.data *= 1 - momentum
             running_mean.data += momentum * mean.reshape(-1)
@@ -73,8 +73,8 @@ def batch_norm(
         out = out + _channel_view(bias.data, x.ndim)
 
     def backward(g):
-        g_sum = g.sum(axis=axes, keepdims=True)
-        gx_sum = (g * x_hat).sum(axis=axes, keepdims=True)
+        g_sum = channel_sums(g, keepdims=True)
+        gx_sum = channel_sums(g * x_hat, keepdims=True)
         grad_x = None
         if input.requires_grad:
             scale = inv_std if gamma is None else inv_std * gamma
