@@ -351,6 +351,42 @@ def test_batch_norm_of_4d_input_matches_torch_in_eval(dtype):
         requires_grad=[True, True, True, False, False])
 
 
+@DTYPES
+def test_batch_norm_of_channels_last_input_matches_torch(dtype):
+    """A conv's output is channels-last memory: the per-channel sums then take the
+    matrix-vector path (see _common.channel_sums); values and gradients must not change."""
+    x = (normal((4, 5, 6, 3), 1) * 2 + 1).astype(dtype).transpose(0, 3, 1, 2)
+    w, b, g = normal((3,), 2).astype(dtype), normal((3,), 3).astype(dtype), normal(x.shape, 4)
+    assert x.transpose(0, 2, 3, 1).flags.c_contiguous
+    ours = [ns.Tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert ours[0].data.transpose(0, 2, 3, 1).flags.c_contiguous
+    mean, var = ns.tensor(np.zeros(3, dtype)), ns.tensor(np.ones(3, dtype))
+    F.batch_norm(*ours[:1], mean, var, *ours[1:], training=True).backward(g.astype(dtype))
+    theirs = [torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in (x, w, b)]
+    t_mean, t_var = torch.zeros(3, dtype=theirs[0].dtype), torch.ones(3, dtype=theirs[0].dtype)
+    TF.batch_norm(theirs[0], t_mean, t_var, *theirs[1:], training=True).backward(
+        torch.tensor(g.astype(dtype)))
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad, t.grad.numpy(), **tol)
+    np.testing.assert_allclose(mean.numpy(), t_mean.numpy(), **tol)
+    np.testing.assert_allclose(var.numpy(), t_var.numpy(), **tol)
+
+
+@pytest.mark.parametrize("shape, axes", [((5, 3), (1, 0)), ((4, 6, 3, 5), (0, 2, 3, 1)),
+                                         ((4, 6, 3, 5), (0, 1, 2, 3)), ((2, 3, 7), (0, 2, 1))],
+                         ids=str)
+def test_channel_sums_equal_numpy_sums_in_any_memory_order(shape, axes):
+    from nnscratch.functional._common import channel_sums
+
+    a = np.ascontiguousarray(normal(shape, 5).transpose(axes)).transpose(np.argsort(axes))
+    expected = a.sum(axis=(0,) + tuple(range(2, a.ndim)))
+    np.testing.assert_allclose(channel_sums(a), expected, rtol=1e-12)
+    keep = channel_sums(a.astype(np.float32), keepdims=True)
+    assert keep.shape == (1, a.shape[1]) + (1,) * (a.ndim - 2) and keep.dtype == np.float32
+    np.testing.assert_allclose(keep.reshape(-1), expected, rtol=1e-5)
+
+
 def test_batch_norm_of_4d_input_gradcheck():
     check_gradient(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                    [normal((2, 3, 3, 4), 1), normal((3,), 2), normal((3,), 3)])
