@@ -442,3 +442,58 @@ def test_conv2d_kept_columns_survive_retain_graph_and_interleaved_passes():
     w_t = torch.tensor(w_np, requires_grad=True)
     TF.conv2d(torch.tensor(x_b), w_t, padding=1).sum().backward()
     np.testing.assert_allclose(w.grad, w_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# --- the bias in the product: a column of ones in the columns, the bias in the weights ----
+@pytest.mark.parametrize("trainable", ["weight", "bias", "both"])
+@pytest.mark.parametrize("in_channels, groups", [(1, 1), (4, 1), (4, 2), (4, 4)],
+                         ids=["one-channel", "channels", "groups", "depthwise"])
+def test_conv2d_bias_gradient_whichever_parameters_train(trainable, in_channels, groups):
+    """The bias gradient comes out of the weight gradient's product when the weight
+    trains, and from a sum of the output gradient when only the bias does."""
+    x, w_np, b_np = conv_arrays((3, in_channels, 7, 6), 4, (3, 3), groups)
+    g = normal((3, 4, 7, 6), seed=5)
+    w = ns.tensor(w_np, requires_grad=trainable != "bias")
+    b = ns.tensor(b_np, requires_grad=trainable != "weight")
+    (F.conv2d(ns.tensor(x), w, b, padding=1, groups=groups) * ns.tensor(g)).sum().backward()
+    w_t = torch.tensor(w_np, requires_grad=True)
+    b_t = torch.tensor(b_np, requires_grad=True)
+    (TF.conv2d(torch.tensor(x), w_t, b_t, padding=1, groups=groups) * torch.tensor(g)).sum(
+    ).backward()
+    if trainable != "bias":
+        np.testing.assert_allclose(w.grad, w_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    else:
+        assert w.grad is None
+    if trainable != "weight":
+        np.testing.assert_allclose(b.grad, b_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    else:
+        assert b.grad is None
+
+
+def test_conv2d_bias_gradient_across_retain_graph():
+    x, w_np, b_np = conv_arrays((2, 3, 6, 5), 4, (3, 3), 1)
+    w, b = ns.tensor(w_np, requires_grad=True), ns.tensor(b_np, requires_grad=True)
+    y = F.conv2d(ns.tensor(x), w, b, padding=1)
+    y.sum().backward(retain_graph=True)
+    once_w, once_b = w.grad.copy(), b.grad.copy()
+    y.sum().backward()  # the columns rebuilt, their column of ones with them
+    np.testing.assert_allclose(w.grad, 2 * once_w, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, 2 * once_b, rtol=1e-12)
+    np.testing.assert_allclose(once_b, np.full(4, 2 * 6 * 5.0))
+
+
+@DTYPES
+@pytest.mark.parametrize("in_channels, out_channels", [(1, 8), (2, 16)],
+                         ids=["one-channel", "two-groups"])
+def test_conv2d_weight_gradient_over_many_rows_summed_per_sample(in_channels, out_channels,
+                                                                 dtype):
+    """More than LONG_ROWS rows with one channel per group: the weight gradient is a sum
+    of per-sample products (a first conv layer's case); it must equal PyTorch's."""
+    from nnscratch.functional import conv
+    groups = in_channels
+    x_shape = (6, in_channels, 30, 29)
+    assert x_shape[0] * 30 * 29 >= conv.LONG_ROWS
+    compare_with_torch(with_args(F.conv2d, padding=1, groups=groups),
+                       with_args(TF.conv2d, padding=1, groups=groups),
+                       conv_arrays(x_shape, out_channels, (3, 3), groups), dtype,
+                       scale=1000)  # float32 sums of 5,000 terms of size ~10
