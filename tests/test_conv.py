@@ -497,3 +497,15 @@ def test_conv2d_weight_gradient_over_many_rows_summed_per_sample(in_channels, ou
                        with_args(TF.conv2d, padding=1, groups=groups),
                        conv_arrays(x_shape, out_channels, (3, 3), groups), dtype,
                        scale=1000)  # float32 sums of 5,000 terms of size ~10
+
+
+@DTYPES
+def test_conv2d_offsets_that_read_only_padding(dtype):
+    """With stride 2 and wide padding some kernel offsets read nothing but padding (here
+    offset 1 along the height of a 1-pixel-high input): col2im must skip them."""
+    kwargs = dict(stride=2, padding=2)
+    compare_with_torch(with_args(F.conv2d, **kwargs), with_args(TF.conv2d, **kwargs),
+                       conv_arrays((2, 3, 1, 4), 4, (3, 3), 1), dtype)
+    compare_with_torch(with_args(F.conv_transpose2d, stride=2, padding=1),
+                       with_args(TF.conv_transpose2d, stride=2, padding=1),
+                       [normal((2, 4, 1, 3)), normal((4, 3, 3, 3), 1), normal((3,), 2)], dtype)

@@ -100,17 +100,6 @@ def check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
         )
 
 
-def kernel_windows(plan):
-    """(p, q, rows, columns) for each kernel offset of a 2-D conv plan, row-major: the
-    strided slices of the padded input that offset (p, q) reads for all output pixels."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = plan.kernel, plan.stride, plan.dilation, \
-        plan.out_hw
-    for p in range(kh):
-        rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
-        for q in range(kw):
-            yield p, q, rows, slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-
-
 # Rows at most this long are summed by BLAS in `column_sums`; longer ones by NumPy, whose
 # inner loop is then long enough (measured: BLAS 2.5x faster at 32 and 64 values, up to
 # 2x slower at 128-256 on large matrices).

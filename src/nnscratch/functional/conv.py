@@ -12,8 +12,12 @@ Backward. With g the output gradient as a matrix (G, N*OH*OW, O/G):
   dW = g^T cols (cols kept from the forward pass while a backward is due: KH*KW times the
   input's memory per layer until then), db = g summed over samples and pixels,
   dX = col2im(g W^T): for each kernel offset (kh, kw), the block g W[:, :, kh, kw] is added
-  into the strided window of the padded input that offset read (a loop over the KH*KW
-  offsets, no scatter), and the padding is cropped off.
+  into the strided window of the input that offset read (a loop over the KH*KW offsets,
+  no scatter; the part of a window that read padding is dropped).
+
+Bias. cols ends in a column of ones and the weight matrix in a row holding the bias, so
+the forward product adds the bias, and the weight gradient's product yields db (its last
+column): no pass over the output for either.
 
 Memory layout. Without groups, the output is returned in the product's own layout,
 channels-last memory (N, OH, OW, O), seen as an NCHW array through its strides: no copy.
@@ -36,7 +40,7 @@ import numpy as np
 
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
-from ._common import channel_sums, column_sums, constant, kernel_windows
+from ._common import channel_sums, column_sums, constant
 
 
 class _Plan(NamedTuple):
@@ -169,23 +173,73 @@ def _im2col(x, plan: _Plan, keep: bool = False, ones: bool = False):
     return cols.reshape(groups, width, n * oh * ow).transpose(0, 2, 1), cols
 
 
+class _Window(NamedTuple):
+    """Where kernel offset (i, j) sends its block of dcols: the part of the block
+    (block_rows, block_cols, over output pixels) whose reads fell inside the unpadded input
+    (target_rows, target_cols, strided slices of it); reads of the padding are dropped."""
+
+    i: int
+    j: int
+    block_rows: slice
+    block_cols: slice
+    target_rows: slice
+    target_cols: slice
+
+
+def _clip_axis(offset: int, dilation: int, stride: int, before: int, size: int, out: int):
+    """The output indices r whose read offset*dilation + stride*r - before lands in
+    [0, size), as (output slice, input slice); None when there are none."""
+    start = offset * dilation - before  # the input index output 0 reads
+    first = max(0, -(start // stride) if start < 0 else 0)
+    last = min(out - 1, (size - 1 - start) // stride)
+    if last < first:
+        return None
+    return (slice(first, last + 1),
+            slice(start + stride * first, start + stride * last + 1, stride))
+
+
+def _clipped_windows(plan: _Plan) -> list[_Window]:
+    """Every kernel offset that reads some of the unpadded input, row-major."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = plan.kernel, plan.stride, plan.dilation, \
+        plan.out_hw
+    (h, w), (top, _, left, _) = plan.in_hw, plan.pads
+    windows = []
+    for i in range(kh):
+        rows = _clip_axis(i, dh, sh, top, h, oh)
+        for j in range(kw):
+            cols = _clip_axis(j, dw, sw, left, w, ow)
+            if rows and cols:
+                windows.append(_Window(i, j, rows[0], cols[0], rows[1], cols[1]))
+    return windows
+
+
+def _covers(window: _Window, plan: _Plan) -> bool:
+    """Whether the window writes every input pixel once, from the whole block (then its
+    block can initialise the sums, a copy instead of zeros and an addition)."""
+    (oh, ow), (h, w) = plan.out_hw, plan.in_hw
+    return (window.block_rows == slice(0, oh) and window.block_cols == slice(0, ow)
+            and window.target_rows == slice(0, h, 1) and window.target_cols == slice(0, w, 1))
+
+
 def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     """conv2d's input gradient by col2im: gm (G, N*OH*OW, O/G), the output gradient as a
     matrix, and w (O, C/G, KH, KW) -> (N, C, H, W).
 
     The gradient of the columns is dcols = gm W^T, computed as one block per kernel offset,
     blocks[kh, kw] = gm W[:, :, kh, kw] (G, N*OH*OW, C/G): all the matrix products first,
-    then each block is added into the strided window of the padded input that this offset
-    read in the forward pass, the samples split between threads (a block is contiguous,
-    which makes the additions fast; products and additions are not interleaved, so BLAS's
-    threads and ours never take turns). The overlaps of neighbouring windows sum, and the
-    padding is cropped at the end (where `bias`, if given, is added on the way).
+    then each block is added into the strided window of the input that this offset read
+    in the forward pass (the part that read padding is dropped), the samples split
+    between threads (a block is contiguous, which makes the additions fast; products and
+    additions are not interleaved, so BLAS's threads and ours never take turns). The
+    overlaps of neighbouring windows sum. The sums start from the block of an offset that
+    read every input pixel once (the centre of a 'same' conv), else from zeros (or from
+    `bias`, if given, which is added to every pixel).
     """
     xp = backend.array_module(gm)
     groups, rows, og = gm.shape
     o, cg, kh, kw = w.shape
     oh, ow = plan.out_hw
-    (h, wd), (top, bottom, left, right) = plan.in_hw, plan.pads
+    h, wd = plan.in_hw
     # (KH*KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
     per_offset = xp.ascontiguousarray(
         w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2)).reshape(kh * kw, groups,
@@ -196,28 +250,35 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     else:
         xp.matmul(gm, per_offset, out=blocks)
     images = blocks.reshape(kh, kw, groups, n, oh, ow, cg)
-    padded = _work.get("accumulator", (groups, n, h + top + bottom, wd + left + right, cg),
-                       gm.dtype, xp)
-    inner = padded[:, :, top:top + h, left:left + wd]  # (G, N, H, W, C/G)
-    if groups == 1:  # channels-last, like the accumulator: a copy of contiguous runs
+    windows = _clipped_windows(plan)
+    first = next((window for window in windows if _covers(window, plan)), None)
+    if first is not None:
+        windows.remove(first)
+    if groups == 1:  # channels-last, the sums made in the output itself
         out = xp.empty((n, h, wd, cg), dtype=gm.dtype)
-        result = out.transpose(0, 3, 1, 2)
-    else:
+        sums, result = out[None], out.transpose(0, 3, 1, 2)
+    else:  # channels-last per group, then copied into the (N, G*C/G, H, W) output
+        sums = _work.get("sums", (groups, n, h, wd, cg), gm.dtype, xp)
         out = result = xp.empty((n, groups * cg, h, wd), dtype=gm.dtype)
+    start = bias if groups == 1 else None  # groups > 1: the copy into out adds the bias
 
     def col2im(chunk):  # samples `chunk`, in one of the threads
-        into = padded[:, chunk]
-        into.fill(0)
-        for i, j, window_rows, window_cols in kernel_windows(plan):
-            into[:, :, window_rows, window_cols] += images[i, j, :, chunk]
-        if groups > 1:
-            _copy_plus_bias(inner[:, chunk].transpose(1, 0, 4, 2, 3), bias, out[chunk])
-        elif bias is None:
-            out[chunk] = inner[0, chunk]
+        into = sums[:, chunk]
+        if first is None:
+            into[...] = 0 if start is None else start
         else:
-            xp.add(inner[0, chunk], bias, out=out[chunk])
+            block = images[first.i, first.j, :, chunk]
+            if start is None:
+                into[...] = block
+            else:
+                xp.add(block, start, out=into)
+        for i, j, block_rows, block_cols, target_rows, target_cols in windows:
+            into[:, :, target_rows, target_cols] += images[i, j, :, chunk, block_rows,
+                                                           block_cols]
+        if groups > 1:
+            _copy_plus_bias(into.transpose(1, 0, 4, 2, 3), bias, out[chunk])
 
-    parallel.over_batch(n, col2im, padded)
+    parallel.over_batch(n, col2im, sums)
     return result
 
 
