@@ -4,8 +4,10 @@ Flatten - Linear(3136->128)-ReLU - Linear(128->10), Adam 1e-3, batch 128.
 
 Three measurements:
 - seconds per epoch (469 batches of 128): by default estimated from a fixed number of
-  training steps (after a few warm-up steps; the frameworks alternate; median of 3
-  repetitions); `--full` times one real epoch of each instead. Target: ratio <= 1.3.
+  training steps (after a few warm-up steps; the frameworks alternate in 9 short
+  repetitions, and each framework's median counts: the machine's noise comes in bursts of
+  seconds, which many short alternations spread evenly over both); `--full` times one
+  real epoch of each instead. Target: ratio <= 1.3.
 - conv2d forward + backward alone for the common configurations, ratio per configuration.
 - peak memory (RSS) of training: each framework in a fresh subprocess
   (`cnn.py --memory ours|torch`) reads its own peak resident size after the steps; the
@@ -38,7 +40,7 @@ from timing import fmt, median_seconds
 BATCH = 128
 SAMPLES = 60_000
 BATCHES_PER_EPOCH = -(-SAMPLES // BATCH)  # 469, the last one of 96 samples
-STEPS, WARMUP, REPEATS = 60, 3, 3
+STEPS, WARMUP, REPEATS = 20, 3, 9
 MEMORY_STEPS = 60
 
 
