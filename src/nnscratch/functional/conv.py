@@ -190,7 +190,7 @@ def _clip_axis(offset: int, dilation: int, stride: int, before: int, size: int, 
     """The output indices r whose read offset*dilation + stride*r - before lands in
     [0, size), as (output slice, input slice); None when there are none."""
     start = offset * dilation - before  # the input index output 0 reads
-    first = max(0, -(start // stride) if start < 0 else 0)
+    first = -(start // stride) if start < 0 else 0  # the first r with a read >= 0
     last = min(out - 1, (size - 1 - start) // stride)
     if last < first:
         return None
@@ -232,8 +232,8 @@ def _input_gradient(gm, w, plan: _Plan, n: int, bias=None):
     between threads (a block is contiguous, which makes the additions fast; products and
     additions are not interleaved, so BLAS's threads and ours never take turns). The
     overlaps of neighbouring windows sum. The sums start from the block of an offset that
-    read every input pixel once (the centre of a 'same' conv), else from zeros (or from
-    `bias`, if given, which is added to every pixel).
+    read every input pixel once (the centre of a 'same' conv), else from zeros; `bias`, if
+    given, is added to every pixel on the way.
     """
     xp = backend.array_module(gm)
     groups, rows, og = gm.shape
