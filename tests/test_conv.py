@@ -509,3 +509,13 @@ def test_conv2d_offsets_that_read_only_padding(dtype):
     compare_with_torch(with_args(F.conv_transpose2d, stride=2, padding=1),
                        with_args(TF.conv_transpose2d, stride=2, padding=1),
                        [normal((2, 4, 1, 3)), normal((4, 3, 3, 3), 1), normal((3,), 2)], dtype)
+
+
+def test_conv2d_takes_plain_arrays_for_every_argument():
+    x, w, b = conv_arrays((2, 3, 5, 5), 4, (3, 3), 1)
+    with ns.no_grad():
+        ours = F.conv2d(x, w, b, padding=1)
+    theirs = TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(F.conv2d(x, w, b, padding=1).data, theirs.numpy(),
+                               rtol=1e-12, atol=1e-12)

@@ -65,7 +65,7 @@ class _WorkArrays(threading.local):
 
     Why: a fresh array of many megabytes costs a page fault per page on first touch (the
     kernel zeroes it), a fifth of a convolution's time on a CPU; the column matrix, the
-    padded input and the gradient accumulators have the same shapes at every training
+    padded input and the gradient sums have the same shapes at every training
     step, so the same memory serves them all. The least recently used are dropped beyond
     `capacity` (a few conv layers' worth). One set per thread.
     """
@@ -296,7 +296,7 @@ def _weight_matrix(w, groups: int, bias=None):
 
 
 # A product over this many rows or more, into an output of few values, is cut into
-# chunks of rows (see _long_product).
+# per-sample products (see _long_product).
 LONG_ROWS = 4096
 
 
@@ -488,6 +488,7 @@ def _spatial(values, spatial: int, fill: int) -> tuple[int, int]:
 # --- the ops -----------------------------------------------------------------------------
 def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spatial):
     input, weight = _as_tensor(input), _as_tensor(weight)
+    bias = None if bias is None else _as_tensor(bias)
     x, w, b, unbatched = _lift(input, weight, bias, op, spatial, "out_channels, in/groups")
     n, c = x.shape[:2]
     o, cg = w.shape[:2]
@@ -536,14 +537,14 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
             if kept:  # the forward pass's, once; a second backward (retain_graph) rebuilds
                 cols, memory = kept
                 kept.clear()
-                grad_w, sums = _weight_gradient(gm, cols, w.shape, n)
+                grad_w, bias_sums = _weight_gradient(gm, cols, w.shape, n)
                 _work.give("cols", memory, backend.array_module(memory))
             else:
                 cols = _im2col(x, plan, ones=b is not None)[0]
-                grad_w, sums = _weight_gradient(gm, cols, w.shape, n)
+                grad_w, bias_sums = _weight_gradient(gm, cols, w.shape, n)
             grad_w = grad_w.reshape(weight.shape)
             if bias is not None and bias.requires_grad:
-                grad_b = sums  # the product with cols' column of ones
+                grad_b = bias_sums  # the product with cols' column of ones
         elif bias is not None and bias.requires_grad:
             grad_b = column_sums(gm).reshape(o)
         return grad_x, grad_w, grad_b
@@ -564,7 +565,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     channels into independent convolutions (groups == C is depthwise).
     y[n,o,i,j] = b[o] + sum_{c in group(o), p, q} W[o,c,p,q] x_pad[n,c, i*sh+p*dh, j*sw+q*dw].
     Gradients, with cols the im2col matrix and g as a (N*OH*OW, O) matrix per group:
-      dW = g^T cols, db = sum over n, i, j of g, dx = col2im(g W) (the padding cropped).
+      dW = g^T cols, db = sum over n, i, j of g, dx = col2im(g W) (reads of the padding dropped).
     """
     return _convolution("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
 
@@ -597,6 +598,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """
     op = "conv_transpose2d"
     input, weight = _as_tensor(input), _as_tensor(weight)
+    bias = None if bias is None else _as_tensor(bias)
     x, w, b, unbatched = _lift(input, weight, bias, op, 2, "in_channels, out/groups")
     n, c = x.shape[:2]
     if w.shape[0] != c:
