@@ -305,7 +305,8 @@ def _long_product(a, b, samples: int):
     and K*M small, as the sum over the samples of their own products. Why: one product of
     a 9 x 100,352 by a 100,352 x 32 matrix (a first conv layer's weight gradient) runs at
     a fraction of BLAS's speed; a batch of small products, each of a few hundred rows that
-    stay in cache, is twice as fast, and summing 128 tiny results costs nothing."""
+    stay in cache, is twice as fast, and summing 128 tiny results costs nothing. Not for
+    M = 1 (a depthwise conv's matrix-vector products), where the split measured slower."""
     groups, k, rows = a.shape
     m = b.shape[2]
     if rows < LONG_ROWS or k * m > 1024 or m == 1:
@@ -317,10 +318,9 @@ def _long_product(a, b, samples: int):
 
 
 def _weight_gradient(gm, cols, shape, samples: int):
-    """dW = gm^T cols per group: gm (G, rows, O/G), cols (G, rows, K [+ 1]), rows =
-    samples * OH * OW ->
-    (dW (O, C/G, KH, KW), db (O,) or None). With cols' column of ones (a bias in the
-    product), the product's last column is db = gm summed over rows."""
+    """dW = gm^T cols per group: gm (G, rows, O/G) and cols (G, rows, K [+ 1]), with rows
+    = samples * OH * OW -> (dW (O, C/G, KH, KW), db (O,) or None). With cols' column of
+    ones (a bias in the product), the product's last column is db = gm summed over rows."""
     o, cg, kh, kw = shape
     groups = gm.shape[0]
     if cols.flags.c_contiguous:  # BLAS reads the transpose as is
