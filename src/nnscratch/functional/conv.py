@@ -547,7 +547,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
                 grad_b = bias_sums  # the product with cols' column of ones
         elif bias is not None and bias.requires_grad:
             grad_b = column_sums(gm).reshape(o)
-        return grad_x, grad_w, grad_b
+        return (grad_x, grad_w) if bias is None else (grad_x, grad_w, grad_b)
 
     shape = (o,) + sizes if unbatched else (n, o) + sizes
     parents = (input, weight) if bias is None else (input, weight, bias)
@@ -650,7 +650,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
             grad_w = _weight_gradient(_to_matrix(x, groups), cols, w.shape, n)[0]
         if bias is not None and bias.requires_grad:
             grad_b = channel_sums(g)
-        return grad_x, grad_w, grad_b
+        return (grad_x, grad_w) if bias is None else (grad_x, grad_w, grad_b)
 
     shape = out.shape[1:] if unbatched else out.shape
     parents = (input, weight) if bias is None else (input, weight, bias)

@@ -86,7 +86,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_x = (g @ w) if input.requires_grad else None
         grad_w = g2.T @ x.reshape(-1, x.shape[-1]) if weight.requires_grad else None
         grad_b = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
-        return grad_x, grad_w, grad_b
+        return (grad_x, grad_w) if bias is None else (grad_x, grad_w, grad_b)
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return record(out, parents, backward, "linear")
