@@ -19,20 +19,50 @@ from nnscratch.data import fetch, write_idx
 # the module; `ns.data.datasets.fashion_mnist` is the function of the same name
 fm = importlib.import_module("nnscratch.data.datasets.fashion_mnist")
 
-REAL_DIR = Path("/usr/share/datasets/fashion-mnist")
+def _where_the_library_finds_the_files() -> Path | None:
+    """The folder holding all four real files, found the library's way (this runs at
+    import, before any test isolates HOME): ~/.cache after `nnscratch data fetch`, or
+    Debian's system folder."""
+    try:
+        folders = {fm.find_files(split)[0].parent for split in ("train", "test")}
+    except (FileNotFoundError, ValueError):
+        return None
+    return folders.pop() if len(folders) == 1 else None
+
+
+REAL_DIR = _where_the_library_finds_the_files()
 ALL_FILES = fetch.ALL_FILES
 
 
 @pytest.fixture(autouse=True)
 def _isolated_search_path(tmp_path, monkeypatch):
-    """No $NNSCRATCH_DATA and an empty home, so only what a test sets up is found."""
+    """No $NNSCRATCH_DATA, an empty home and no system folder: only what a test sets up
+    is found, whether or not the real files are installed on this machine."""
     monkeypatch.delenv("NNSCRATCH_DATA", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(fm, "SYSTEM_DIR", tmp_path / "no-system-dir")
 
 
 @pytest.fixture
-def no_system_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(fm, "SYSTEM_DIR", tmp_path / "no-system-dir")
+def real_dir() -> Path:
+    """The real files' folder (`make test` fetches them first)."""
+    if REAL_DIR is None:
+        pytest.fail("Fashion-MNIST is not on this machine: `make test` fetches it first "
+                    "(`nnscratch data fetch fashion-mnist`)")
+    return REAL_DIR
+
+
+@pytest.fixture
+def installed(real_dir, monkeypatch) -> Path:
+    """The real files, seen as installed system-wide (Debian's package)."""
+    monkeypatch.setattr(fm, "SYSTEM_DIR", real_dir)
+    return real_dir
+
+
+@pytest.fixture
+def no_system_dir(tmp_path):
+    """Nothing installed system-wide (the autouse fixture already arranges it)."""
+    return fm.SYSTEM_DIR
 
 
 @pytest.fixture
@@ -59,7 +89,7 @@ def _copy_test_split(folder: Path) -> Path:
 
 
 # --- the real data ------------------------------------------------------------------------
-def test_real_train_split():
+def test_real_train_split(installed):
     fm._cache.clear()
     start = time.perf_counter()
     images, labels, class_names = ns.data.datasets.fashion_mnist("train")
@@ -76,7 +106,7 @@ def test_real_train_split():
     ]
 
 
-def test_real_test_split_and_copies_per_call():
+def test_real_test_split_and_copies_per_call(installed):
     images, labels, names = ns.data.datasets.fashion_mnist(split="test")
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
     assert labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
@@ -94,7 +124,7 @@ def test_bad_split():
 
 # --- the search path ----------------------------------------------------------------------
 @pytest.mark.parametrize("subfolder", ["", "fashion-mnist"])
-def test_nnscratch_data_env_var(tmp_path, monkeypatch, subfolder):
+def test_nnscratch_data_env_var(tmp_path, monkeypatch, subfolder, real_dir):
     data = tmp_path / "data"
     _copy_test_split(data / subfolder)
     monkeypatch.setenv("NNSCRATCH_DATA", str(data))
@@ -104,7 +134,7 @@ def test_nnscratch_data_env_var(tmp_path, monkeypatch, subfolder):
     assert images.shape == (10000, 28, 28) and labels[0] == 9
 
 
-def test_root_comes_first_and_gunzipped_files_count(tmp_path, monkeypatch):
+def test_root_comes_first_and_gunzipped_files_count(tmp_path, monkeypatch, real_dir):
     env_dir = _copy_test_split(tmp_path / "env")
     monkeypatch.setenv("NNSCRATCH_DATA", str(env_dir))
     root = tmp_path / "root"
@@ -139,7 +169,7 @@ def test_missing_files_list_the_places_searched(tmp_path, no_system_dir):
     assert "nnscratch data fetch fashion-mnist" in message
 
 
-def test_wrong_checksum_names_file_and_hashes(tmp_path):
+def test_wrong_checksum_names_file_and_hashes(tmp_path, installed):
     root = tmp_path / "root"
     root.mkdir()
     image_name, label_name = fm.FILES["test"]
@@ -153,7 +183,7 @@ def test_wrong_checksum_names_file_and_hashes(tmp_path):
     assert fm.SHA256[image_name] in message and bad_hash in message
 
 
-def test_truncated_real_file_is_a_clear_error(tmp_path):
+def test_truncated_real_file_is_a_clear_error(tmp_path, real_dir):
     root = _copy_test_split(tmp_path / "root")
     labels = root / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:-100])
@@ -170,13 +200,13 @@ def _forbid_network_and_commands(monkeypatch):
     monkeypatch.setattr(fetch, "download", refuse)
 
 
-def test_fetch_returns_at_once_when_the_files_are_installed(tmp_path, monkeypatch):
+def test_fetch_returns_at_once_when_the_files_are_installed(tmp_path, monkeypatch, installed):
     _forbid_network_and_commands(monkeypatch)
     assert fetch.fetch_fashion_mnist(tmp_path / "dest") == REAL_DIR
     assert not (tmp_path / "dest").exists()
 
 
-def test_fetch_from_the_debian_package(tmp_path, monkeypatch, no_system_dir):
+def test_fetch_from_the_debian_package(tmp_path, monkeypatch, no_system_dir, real_dir):
     """apt-get download + dpkg-deb -x simulated; the real Debian files are the payload."""
     calls = []
 
@@ -280,7 +310,7 @@ def test_fetch_replaces_a_damaged_file_in_dest(tmp_path, monkeypatch, no_system_
     assert damaged.read_bytes() == (fake_files / damaged.name).read_bytes()
 
 
-def test_fetch_dataset_by_name(monkeypatch):
+def test_fetch_dataset_by_name(monkeypatch, installed):
     _forbid_network_and_commands(monkeypatch)
     assert fetch.fetch_dataset("Fashion_MNIST") == REAL_DIR
     with pytest.raises(ValueError, match="unknown data set 'cifar'; known: fashion-mnist"):
