@@ -195,3 +195,63 @@ def test_same_seed_gives_identical_random_draws():
     ns.manual_seed(7)
     np.testing.assert_array_equal(ns.randn(5).numpy(), a)
     np.testing.assert_array_equal(F.dropout(ns.ones(20), 0.5).numpy(), b)
+
+
+def _op(parents, backward, data=None):
+    """A hand-made op over `parents` (for engine tests): its closure is `backward`."""
+    from nnscratch.tensor import record
+
+    data = parents[0].data.copy() if data is None else data
+    return record(data, tuple(parents), backward, "test_op")
+
+
+def test_an_op_must_return_one_gradient_per_input():
+    x = leaf([1.0, 2.0])
+    y = _op([x], lambda g: (g, g))
+    with pytest.raises(RuntimeError, match="op 'test_op' returned 2 gradients for 1 inputs"):
+        y.sum().backward()
+
+
+def test_accumulation_never_writes_into_an_array_a_closure_returned():
+    """The engine adds in place only into arrays it made: an op may hand out the same
+    array for two inputs, or an array it keeps, and those must stay as they were."""
+    kept = np.array([10.0, 20.0])
+    x = leaf([1.0, 2.0])
+    a = x * 1.0
+    b = _op([a, a], lambda g: (kept, kept))  # the same kept array for both inputs
+    c = _op([a], lambda g: (kept,))
+    (b.sum() + c.sum() + (a * 3.0).sum()).backward()
+    np.testing.assert_array_equal(kept, [10.0, 20.0])
+    np.testing.assert_array_equal(x.grad, 3 * kept + 3.0)
+
+
+def test_a_tensor_used_many_times_accumulates_into_one_engine_buffer():
+    """The second gradient to reach a tensor starts an engine-owned copy; every later one
+    is added into that same array (in place), not into a new one per use."""
+    from nnscratch import autograd
+
+    target = np.zeros(3)
+    grads, owned = {}, set()
+    first, second = np.ones(3), np.full(3, 2.0)
+    autograd._accumulate(grads, owned, 7, target, first, "op")
+    assert grads[7] is first and 7 not in owned  # stored as it came
+    autograd._accumulate(grads, owned, 7, target, second, "op")
+    buffer = grads[7]
+    assert buffer is not first and buffer is not second and 7 in owned
+    for _ in range(5):
+        autograd._accumulate(grads, owned, 7, target, np.ones(3), "op")
+        assert grads[7] is buffer
+    np.testing.assert_array_equal(buffer, [8.0, 8.0, 8.0])
+    np.testing.assert_array_equal(first, [1.0, 1.0, 1.0])
+
+
+def test_weights_used_at_every_step_of_a_long_unroll_match_torch():
+    rng = np.random.default_rng(0)
+    w0, x0 = rng.standard_normal((8, 8)) * 0.3, rng.standard_normal((200, 4, 8))
+    w, tw = leaf(w0), torch.tensor(w0, requires_grad=True)
+    for weight, xs, lib in ((w, ns.tensor(x0), F), (tw, torch.tensor(x0), torch)):
+        h = xs[0]
+        for step in lib.unbind(xs, 0)[1:]:
+            h = lib.tanh(h @ weight + step)
+        h.sum().backward()
+    np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-10, atol=1e-12)

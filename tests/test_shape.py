@@ -230,6 +230,47 @@ def test_chunk(shape, chunks, dim, dtype):
     check_gradient(lambda t: F.chunk(t, chunks, dim), [x])
 
 
+@pytest.mark.parametrize("shape, dim", [((4, 3), 0), ((4, 3), 1), ((2, 3, 5), -1),
+                                        ((2, 3, 5), 1), ((1, 2), 0)], ids=str)
+@DTYPES
+def test_unbind(shape, dim, dtype):
+    x = normal(shape, 1)
+    compare_pieces(lambda t: F.unbind(t, dim), lambda t: torch.unbind(t, dim), x, dtype)
+    compare_pieces(lambda t: t.unbind(dim), lambda t: t.unbind(dim), x, dtype)
+    check_gradient(lambda t: F.unbind(t, dim), [x])
+
+
+def test_slices_of_a_computed_tensor_mixed_with_a_dense_gradient():
+    """Slice gradients and ordinary gradients reach one tensor in either order, and
+    repeated integer picks add up, as in PyTorch."""
+    x0 = normal((5, 4), 3)
+    x, tx = ns.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    for t, lib in ((x, F), (tx, torch)):
+        h = t * 2.0  # not a leaf: the engine accumulates into h's gradient first
+        rows = lib.unbind(h, 0)
+        total = (h * h).sum() + (rows[1] * 3.0).sum() + h[[0, 0, 4]].sum()
+        total = total + (h[h > 0] ** 2).sum() + h[..., None, 1:3].sum() + (rows[4] * rows[1]).sum()
+        total.backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_reading_every_step_of_a_sequence_costs_one_input_sized_gradient():
+    """x[t] for every t of a (T, N, H) tensor: the backward's peak memory is about one
+    x-sized accumulator, not a zero array of x's size per slice."""
+    import tracemalloc
+
+    x = ns.randn(64, 32, 64, requires_grad=True)
+    h = x * 1.0
+    loss = sum((h[t] * float(t)).sum() for t in range(64))
+    tracemalloc.start()
+    loss.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2.5 * x.data.nbytes, f"peak {peak} bytes for an input of {x.data.nbytes}"
+    np.testing.assert_array_equal(x.grad, np.broadcast_to(
+        np.arange(64, dtype=np.float32)[:, None, None], x.shape))
+
+
 # --- pad ----------------------------------------------------------------------------
 PADS = [
     ((2, 3), (1, 2), "constant", 0.0),

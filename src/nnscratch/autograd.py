@@ -13,6 +13,8 @@ import functools
 
 import numpy as np
 
+from . import backend
+
 # Read by `tensor.record` on every op, so it is a plain module global.
 _grad_enabled = True
 
@@ -106,16 +108,83 @@ def topological_order(root) -> list:
     return order
 
 
-def _store_leaf_grad(tensor, grad, handed_out: set) -> None:
-    """Accumulate into `tensor.grad`, which must own its array (optimizers edit it in place)."""
+class IndexedGradient:
+    """A gradient that is zero everywhere except at `input[index]`, where it is `values`.
+
+    getitem returns one (and split, chunk and unbind, which are getitems), so reading x[t]
+    for each of T steps costs the engine one accumulator of x's size plus T slice-sized
+    additions, instead of T zero arrays of x's size. `index` is what getitem was given.
+    """
+
+    __slots__ = ("index", "values", "advanced")
+
+    def __init__(self, index, values, advanced: bool):
+        self.index = index
+        self.values = values
+        self.advanced = advanced  # integer arrays may pick one element twice
+
+    def add_into(self, total) -> None:
+        if self.advanced:
+            backend.array_module(total).add.at(total, self.index, self.values)
+        else:
+            total[self.index] += self.values
+
+
+def _conformed(grad, target, op: str):
+    """`grad` summed back over broadcast axes and cast to the dtype of `target` (the
+    parent's data), so every accumulated gradient has its parent's shape and dtype."""
+    if grad.shape != target.shape:
+        grad = unbroadcast(grad, target.shape)
+        if grad.shape != target.shape:
+            raise RuntimeError(
+                f"internal: op '{op}' returned a gradient of shape {grad.shape} for an "
+                f"input of shape {target.shape}"
+            )
+    if grad.dtype != target.dtype:
+        grad = grad.astype(target.dtype)
+    return grad
+
+
+def _accumulate(grads: dict, owned: set, key: int, target, grad, op: str) -> None:
+    """grads[key] += grad, in place into an array the engine made (`owned`), so a tensor
+    used T times costs one buffer. The first gradient to arrive is stored as it came (it
+    may be a view, or an array a closure also returned for another input); the second
+    one adds into a fresh copy, which the engine owns from then on."""
+    total = grads.get(key)
+    if isinstance(grad, IndexedGradient):
+        if key not in owned:
+            xp = backend.array_module(target)
+            if total is None:
+                total = xp.zeros(target.shape, dtype=target.dtype)
+            else:
+                total = total.copy()
+            grads[key] = total
+            owned.add(key)
+        grad.add_into(total)
+        return
+    grad = _conformed(grad, target, op)
+    if total is None:
+        grads[key] = grad
+    elif key in owned:
+        total += grad
+    else:
+        grads[key] = total + grad
+        owned.add(key)
+
+
+def _store_leaf_grad(tensor, grad, exclusive: bool, handed_out: set) -> None:
+    """Accumulate into `tensor.grad`, which must own its array (optimizers edit it in place).
+
+    exclusive: the engine made `grad` and nothing else refers to it.
+    """
     if not isinstance(grad, np.ndarray) and np.isscalar(grad):
         grad = np.asarray(grad)
     if tensor.grad is None:
         # One closure may return the same array for two inputs (add does), and views or
         # broadcasts are not ours to write: copy those, take fresh arrays as they are.
         flags = getattr(grad, "flags", None)
-        owned = flags is not None and flags.owndata and getattr(flags, "writeable", True)
-        if not owned or id(grad) in handed_out:
+        fresh = flags is not None and flags.owndata and getattr(flags, "writeable", True)
+        if not (exclusive or fresh) or id(grad) in handed_out:
             grad = grad.copy()
         handed_out.add(id(grad))
         tensor.grad = grad
@@ -148,35 +217,31 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             )
 
     grads = {id(root): grad}
+    owned = {id(root)}  # keys whose gradient is an array the engine made and alone holds
     handed_out: set[int] = set()
     for node in reversed(topological_order(root)):
-        grad = grads.pop(id(node), None)
+        key = id(node)
+        grad = grads.pop(key, None)
+        exclusive = key in owned
+        owned.discard(key)
         if grad is None:
             continue
         node_backward = node._backward
         if node_backward is None:  # a leaf: the gradient stops here
-            _store_leaf_grad(node, grad, handed_out)
+            _store_leaf_grad(node, grad, exclusive, handed_out)
             continue
         if node._retains_grad:
-            _store_leaf_grad(node, grad, handed_out)
+            _store_leaf_grad(node, grad, exclusive, handed_out)
+        parents = node._parents
         parent_grads = node_backward(grad)
-        for parent, parent_grad in zip(node._parents, parent_grads):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            target = parent.data
-            if parent_grad.shape != target.shape:
-                parent_grad = unbroadcast(parent_grad, target.shape)
-                if parent_grad.shape != target.shape:
-                    raise RuntimeError(
-                        f"internal: op '{node._op}' returned a gradient of shape "
-                        f"{parent_grad.shape} for an input of shape {target.shape}"
-                    )
-            if parent_grad.dtype != target.dtype:
-                parent_grad = parent_grad.astype(target.dtype)
-            key = id(parent)
-            previous = grads.get(key)
-            # Out of place: `previous` may be an array another closure still refers to.
-            grads[key] = parent_grad if previous is None else previous + parent_grad
+        if len(parent_grads) != len(parents):
+            raise RuntimeError(
+                f"internal: op '{node._op}' returned {len(parent_grads)} gradients for "
+                f"{len(parents)} inputs; an op returns one gradient (or None) per input"
+            )
+        for parent, parent_grad in zip(parents, parent_grads, strict=True):
+            if parent_grad is not None and parent.requires_grad:
+                _accumulate(grads, owned, id(parent), parent.data, parent_grad, node._op)
         if not retain_graph:
             node._backward = _freed_backward
             node._parents = ()

@@ -58,8 +58,8 @@ def bind_tensor_methods() -> None:
             "add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs",
             "clamp", "clip", "maximum", "minimum", "sum", "mean", "var", "std", "max", "min",
             "amax", "amin", "logsumexp", "argmax", "argmin", "flatten", "transpose", "squeeze",
-            "unsqueeze", "split", "chunk", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
-            "to",
+            "unsqueeze", "split", "chunk", "unbind", "relu", "sigmoid", "tanh", "softmax",
+            "log_softmax", "to",
         )
     }
     methods.update(

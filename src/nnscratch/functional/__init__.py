@@ -89,6 +89,7 @@ from .shape import (
     squeeze,
     stack,
     transpose,
+    unbind,
     unsqueeze,
     view,
 )
@@ -102,7 +103,7 @@ __all__ = [
     "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
     "mse_loss", "mul", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape",
     "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt", "squeeze", "stack",
-    "std", "step", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "var", "view",
+    "std", "step", "sub", "sum", "tanh", "to", "transpose", "unbind", "unsqueeze", "var", "view",
     "where",
     "conv1d", "conv2d", "conv_transpose2d",
     "adaptive_avg_pool2d", "avg_pool2d", "interpolate", "lp_pool2d", "max_pool1d",

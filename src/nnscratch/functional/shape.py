@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..autograd import IndexedGradient
 from ..tensor import Tensor, record
 from ._common import constant, normalize_axes
 
@@ -219,24 +220,27 @@ def _is_advanced(index) -> bool:
 def getitem(input: Tensor, index) -> Tensor:
     """input[index] with ints, slices, None, Ellipsis, integer arrays and boolean masks.
 
-    d/dx = zeros of x's shape with g added at the picked positions (added, not assigned,
-    because an integer array may pick the same element more than once).
+    d/dx = g at the picked positions, zero elsewhere. The backward hands the engine only
+    (index, g), an IndexedGradient: the engine adds g into one accumulator per input, so
+    reading T slices costs T slice-sized additions. Added, not assigned, because an
+    integer array may pick the same element more than once.
     """
     index = _unwrap_index(index)
-    x = input.data
-    out = x[index]
+    out = input.data[index]
     advanced = _is_advanced(index)
 
     def backward(g):
-        xp = backend.array_module(g)
-        grad = xp.zeros(x.shape, dtype=g.dtype)
-        if advanced:
-            xp.add.at(grad, index, g)
-        else:
-            grad[index] = g
-        return (grad,)
+        return (IndexedGradient(index, g, advanced),)
 
     return record(out, (input,), backward, "getitem")
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of input along `dim`, that axis removed: x.unbind(0) == (x[0], x[1], ...).
+    Each is a getitem, so their gradients add into one array of x's size."""
+    (axis,) = normalize_axes(dim, input.ndim)
+    lead = (slice(None),) * axis
+    return tuple(getitem(input, lead + (i,)) for i in range(input.shape[axis]))
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
