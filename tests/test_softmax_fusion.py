@@ -65,3 +65,15 @@ def test_a_model_ending_in_softmax_trained_with_cce_uses_the_fused_gradient():
     assert loss.grad_fn == "softmax_cross_entropy"
     loss.backward()
     assert model[0].weight.grad is not None
+
+
+def test_the_link_is_declared_on_the_softmax_output_and_nowhere_else():
+    z = ns.tensor(LOGITS, requires_grad=True)
+    p = F.softmax(z, dim=1)
+    assert p._fusion == ("softmax", z, 1)
+    assert F.log_softmax(z, dim=1)._fusion is None and (p * 1.0)._fusion is None
+    with ns.no_grad():
+        assert F.softmax(z, dim=1)._fusion is None  # nothing recorded, nothing to fuse
+    assert F.categorical_cross_entropy(p * 1.0, LABELS).grad_fn == "categorical_cross_entropy"
+    p.sum().backward()
+    assert p._fusion is None  # freed with the graph: it no longer holds the logits

@@ -245,3 +245,4 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             node._backward = _freed_backward
             node._parents = ()
+            node._fusion = None

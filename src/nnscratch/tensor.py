@@ -18,9 +18,12 @@ class Tensor:
     data: the array (numpy.ndarray, or cupy.ndarray on a GPU)
     grad: d(loss)/d(self) after `backward()`, an array of `data`'s shape, or None
     requires_grad: whether ops on this tensor are recorded for backpropagation
+    _fusion: what an op declared about its output for a later op to fuse with, or None
+        (see `record`); softmax declares ("softmax", logits, axis)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retains_grad")
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op",
+                 "_retains_grad", "_fusion")
 
     # NumPy must not treat a Tensor as an array of objects: `ndarray + tensor` calls
     # Tensor.__radd__ instead, so the result is a Tensor with the graph recorded.
@@ -156,13 +159,19 @@ def _init_fields(tensor: Tensor, data, requires_grad: bool) -> None:
     tensor._backward = None
     tensor._op = None
     tensor._retains_grad = False
+    tensor._fusion = None
 
 
-def record(data, parents: tuple, backward, op: str) -> Tensor:
+def record(data, parents: tuple, backward, op: str, fusion: tuple | None = None) -> Tensor:
     """Wrap an op's output array; if any parent needs a gradient, remember how to get it.
 
     backward: maps d(loss)/d(output) to a tuple of d(loss)/d(parent), one per parent
-    (None where a parent needs no gradient). It must not modify its argument in place.
+    (None where a parent needs no gradient, or an autograd.IndexedGradient). It must not
+    modify its argument in place.
+    fusion: an op's declaration, kept on its output as `_fusion`, that a later op may
+    compute the two ops' gradient in one step: (name, input, details...). softmax
+    declares ("softmax", logits, axis), and categorical_cross_entropy, seeing it, is
+    recorded against the logits with the fused gradient. Only kept while the graph is.
     """
     if isinstance(data, np.generic):  # NumPy reductions of 0-d arrays return scalars
         data = np.asarray(data)
@@ -175,6 +184,7 @@ def record(data, parents: tuple, backward, op: str) -> Tensor:
                 out._parents = parents
                 out._backward = backward
                 out._op = op
+                out._fusion = fusion
                 break
     return out
 

@@ -175,10 +175,9 @@ def softmax(input: Tensor, dim: int = -1) -> Tensor:
     def backward(g):
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
-    # Lets categorical_cross_entropy recognise its input as a softmax over classes and
-    # fuse the two gradients (see there).
-    backward.softmax_axis = axis
-    return record(out, (input,), backward, "softmax")
+    # Declared so that categorical_cross_entropy can recognise its input as a softmax over
+    # classes and fuse the two gradients (see there).
+    return record(out, (input,), backward, "softmax", fusion=("softmax", input, axis))
 
 
 def log_softmax(input: Tensor, dim: int = -1) -> Tensor:

@@ -355,10 +355,12 @@ def cross_entropy(
 
 
 def _softmax_logits(probabilities: Tensor):
-    """The input of the F.softmax over axis 1 that made (N, C) `probabilities`, or None."""
-    producer = probabilities._backward
-    if probabilities.ndim == 2 and getattr(producer, "softmax_axis", None) == 1:
-        return probabilities._parents[0]
+    """The logits of the F.softmax over axis 1 that made (N, C) `probabilities`, or None:
+    softmax declares itself on its output (`record`'s fusion)."""
+    fusion = probabilities._fusion
+    if probabilities.ndim == 2 and fusion is not None and fusion[0] == "softmax" \
+            and fusion[2] == 1:
+        return fusion[1]
     return None
 
 
