@@ -1,20 +1,24 @@
-"""Training: fit / evaluate / predict, callbacks, metrics, history, progress."""
+"""Training: fit / evaluate / predict, the Trainer and its train steps, callbacks, metrics,
+history, progress."""
 
 from . import callbacks, metrics
 from .callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
+    GradientClipping,
     JSONLinesLogger,
     LRSchedulerStep,
     ModelCheckpoint,
     TerminateOnNaN,
 )
 from .history import History
-from .loop import Trainer, evaluate, fit, predict
+from .loop import evaluate, fit, predict
+from .step import SupervisedEvalStep, SupervisedStep
+from .trainer import Trainer
 
 __all__ = [
-    "CSVLogger", "Callback", "EarlyStopping", "History", "JSONLinesLogger", "LRSchedulerStep",
-    "ModelCheckpoint", "TerminateOnNaN", "Trainer", "callbacks", "evaluate", "fit", "metrics",
-    "predict",
+    "CSVLogger", "Callback", "EarlyStopping", "GradientClipping", "History", "JSONLinesLogger",
+    "LRSchedulerStep", "ModelCheckpoint", "SupervisedEvalStep", "SupervisedStep",
+    "TerminateOnNaN", "Trainer", "callbacks", "evaluate", "fit", "metrics", "predict",
 ]

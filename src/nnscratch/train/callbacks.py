@@ -1,6 +1,6 @@
 """Callbacks: code that fit() runs at fixed points of training.
 
-Each hook receives the `Trainer` (model, optimizer, scheduler, history, and
+Each hook receives the `Trainer` (models, optimizers, schedulers, history, and
 `stop(reason)` to end training after the current epoch or batch).
 """
 
@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from .. import io
+from ..nn.utils import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 
 
@@ -21,6 +22,11 @@ class Callback:
     def on_train_begin(self, trainer) -> None: ...
 
     def on_epoch_begin(self, trainer, epoch: int) -> None: ...
+
+    def on_after_backward(self, trainer, optimizer) -> None:
+        """Between `loss.backward()` and `optimizer.step()`: the gradients `optimizer` is
+        about to apply are in the parameters' `.grad` (fit's step calls it for every batch;
+        a step of your own calls `trainer.after_backward(optimizer)`)."""
 
     def on_batch_end(self, trainer, batch: int, logs: dict) -> None: ...
 
@@ -96,6 +102,8 @@ class EarlyStopping(Callback):
         self.stopped_epoch = None
 
     def on_train_begin(self, trainer):
+        if self.restore_best_weights:
+            trainer.require_state("EarlyStopping(restore_best_weights=True)", optimizers=False)
         # Nothing carries over from an earlier fit with this callback. A resumed run counts
         # on from the History it restored, so it stops where the uninterrupted run would;
         # only the weights of a best epoch before the resume are not at hand (best.npz of
@@ -108,8 +116,9 @@ class EarlyStopping(Callback):
         value = self.tracker.value(logs)
         if self.tracker.improved(value):
             self.tracker.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = trainer.model.state_dict()
+            if self.restore_best_weights:  # every model: a GAN's G and D belong together
+                self.best_weights = {name: model.state_dict()
+                                     for name, model in trainer.models.items()}
             return
         self.wait += 1
         # patience=2 stops after the 2nd epoch without improvement (as Keras; 0 acts as 1)
@@ -124,11 +133,13 @@ class EarlyStopping(Callback):
         # Always, even when the best epoch is the last completed one: an epoch aborted by
         # TerminateOnNaN may have written nan into the weights since.
         if self.best_weights is not None:
-            trainer.model.load_state_dict(self.best_weights)
+            for name, model in trainer.models.items():
+                model.load_state_dict(self.best_weights[name])
 
 
 class ModelCheckpoint(Callback):
-    """Save full checkpoints (model, optimizer, scheduler, epoch, generator, history) into
+    """Save full checkpoints (every model, optimizer and scheduler of the run, epoch,
+    generator, history) into
     `directory`: last.npz after every epoch, best.npz whenever `monitor` improves (the
     default, val_loss, falls back to loss when there is no validation data; another monitor
     missing from the logs is an error, as in EarlyStopping).
@@ -152,6 +163,7 @@ class ModelCheckpoint(Callback):
         return self.directory / "best.npz"
 
     def on_train_begin(self, trainer):
+        trainer.require_state("ModelCheckpoint")  # now, not after a whole epoch
         # A resumed run must beat the best epoch before the interruption, or its first epoch
         # would overwrite best.npz however bad it is; a new run starts from scratch.
         self.best_epoch = self.tracker.restart(trainer.history, self._key(trainer.history))
@@ -202,17 +214,33 @@ class LRSchedulerStep(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop at once when the loss is nan or infinite; the epoch is not completed, so no
-    checkpoint of the broken weights is written and the last good one stays."""
+    """Stop at once when a logged value of a batch (the loss; each of a custom step's
+    values) is nan or infinite; the epoch is not completed, so no checkpoint of the broken
+    weights is written and the last good one stays."""
 
     def on_batch_end(self, trainer, batch, logs):
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            trainer.stop(
-                f"loss became {loss} at epoch {trainer.epoch + 1}, batch {batch + 1}: training "
-                "stopped; the last checkpoint written holds the last good weights",
-                abort_epoch=True,
-            )
+        for key, value in logs.items():
+            if not math.isfinite(value):
+                trainer.stop(
+                    f"{key} became {value} at epoch {trainer.epoch + 1}, batch {batch + 1}: "
+                    "training stopped; the last checkpoint written holds the last good weights",
+                    abort_epoch=True,
+                )
+                return
+
+
+class GradientClipping(Callback):
+    """Scale the gradients an optimizer is about to apply so that their joint norm is at
+    most max_norm (`nn.utils.clip_grad_norm_`), between backward() and step()."""
+
+    def __init__(self, max_norm: float, norm_type: float = 2.0):
+        if not max_norm > 0:
+            raise ValueError(f"max_norm must be > 0, got {max_norm}")
+        self.max_norm, self.norm_type = max_norm, norm_type
+
+    def on_after_backward(self, trainer, optimizer):
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        clip_grad_norm_(parameters, self.max_norm, self.norm_type)
 
 
 class CSVLogger(Callback):

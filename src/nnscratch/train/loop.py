@@ -6,73 +6,31 @@ touch the test set once, with `evaluate`, when every choice is made.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .. import backend, io
 from ..autograd import no_grad
 from ..data import DataLoader, Dataset, TensorDataset, train_val_split
 from ..tensor import Tensor
 from . import metrics as metric_functions
-from .callbacks import Callback, LRSchedulerStep
 from .history import History
-from .progress import Progress
+from .step import SupervisedEvalStep, SupervisedStep
+from .trainer import Trainer, run_eval
 
 
-def as_loader(data, batch_size: int, shuffle: bool) -> DataLoader:
-    """A DataLoader from a DataLoader, a Dataset, or a tuple of arrays (x, y, ...)."""
+def as_loader(data, batch_size: int, shuffle: bool, fields: int = 2) -> DataLoader:
+    """A DataLoader from a DataLoader, a Dataset, or a tuple of arrays (x, y, ...) with at
+    least `fields` arrays (fit's (model, loss, optimizer) path needs inputs and targets; a
+    step of your own may take (x,) alone)."""
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, Dataset):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
-    if isinstance(data, (tuple, list)) and len(data) >= 2:
+    if isinstance(data, (tuple, list)) and len(data) >= fields:
         return DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
+    shape = "(inputs, targets)" if fields >= 2 else "of arrays (x, ...)"
     raise TypeError(
-        "data must be a DataLoader, a Dataset or a tuple (inputs, targets), got "
-        f"{type(data).__name__}"
+        f"data must be a DataLoader, a Dataset or a tuple {shape}, got {type(data).__name__}"
     )
-
-
-class Trainer:
-    """What callbacks see: the objects being trained and the run's progress."""
-
-    def __init__(self, model, loss, optimizer, scheduler, history: History):
-        self.model, self.loss, self.optimizer = model, loss, optimizer
-        self.scheduler, self.history = scheduler, history
-        self.epoch = 0  # epochs completed
-        self.stop_training = False
-        self.abort_epoch = False
-        self.stop_reason = None
-
-    def stop(self, reason: str, abort_epoch: bool = False) -> None:
-        """End training after this epoch (or at once, dropping the epoch, if abort_epoch)."""
-        self.stop_training = True
-        self.abort_epoch = self.abort_epoch or abort_epoch
-        self.stop_reason = self.stop_reason or reason
-
-    def checkpoint(self) -> dict:
-        """Everything needed to resume bit-identically, as plain data for ns.save."""
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "epoch": self.epoch,
-            "rng": backend.get_rng_state(),
-            "history": self.history.to_dict(),
-        }
-
-    def restore(self, checkpoint: dict) -> None:
-        self.model.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        if self.scheduler is not None and checkpoint.get("scheduler") is not None:
-            self.scheduler.load_state_dict(checkpoint["scheduler"])
-        backend.set_rng_state(checkpoint["rng"])
-        self.history = History.from_dict(checkpoint["history"])
-        self.epoch = int(checkpoint["epoch"])
-
-    def current_lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
 
 
 def resolve_metrics(metrics) -> list:
@@ -93,37 +51,72 @@ def _inputs_of(batch):
     return batch if isinstance(batch, Tensor) else batch[0]
 
 
-def _compute_metrics(resolved, outputs, targets, prefix: str = "") -> dict:
-    if not resolved or not outputs:
-        return {}
-    out = np.concatenate(outputs)
-    target = np.concatenate(targets)
-    return {prefix + name: fn(out, target) for name, fn in resolved}
+DEFAULT_METRICS = ("accuracy",)
 
 
-def _call_all(callbacks, hook: str, *args) -> None:
-    for callback in callbacks:
-        getattr(callback, hook)(*args)
+def _one_or_named(single, named, single_name: str, plural: str):
+    if single is not None and named is not None:
+        raise ValueError(f"pass {single_name}= or {plural}=, not both")
+    if named is not None and not isinstance(named, dict):
+        raise TypeError(f"{plural} must be a dict {{name: {single_name}}}, got "
+                        f"{type(named).__name__}; pass one as {single_name}=")
+    return named if named is not None else single
+
+
+def _trainer_for(model, loss, optimizer, scheduler, metrics, step, eval_step, models,
+                 optimizers, schedulers, **options) -> Trainer:
+    """fit's Trainer: a SupervisedStep from (model, loss, optimizer), or the given step."""
+    if step is None:
+        custom = [name for name, value in (("eval_step", eval_step), ("models", models),
+                                           ("optimizers", optimizers),
+                                           ("schedulers", schedulers)) if value is not None]
+        if custom:
+            raise ValueError(f"{', '.join(custom)} go with step=; fit(model, loss, optimizer, "
+                             "...) builds its own step")
+        missing = [name for name, value in (("model", model), ("loss", loss),
+                                            ("optimizer", optimizer)) if value is None]
+        if missing:
+            raise TypeError(f"fit needs model, loss and optimizer (missing: "
+                            f"{', '.join(missing)}), or a step=step(batch) -> dict of your own")
+        resolved = resolve_metrics(metrics)
+        return Trainer(SupervisedStep(model, loss, optimizer, resolved),
+                       SupervisedEvalStep(model, loss, resolved), model, optimizer, scheduler,
+                       loss=loss, **options)
+    if loss is not None:
+        raise ValueError("loss= goes with fit's own step; a step of your own computes its loss")
+    if metrics is not DEFAULT_METRICS and metrics is not None:
+        raise ValueError("metrics= goes with fit's own step; a step of your own logs its values "
+                         "(or computes them over the epoch in an epoch_logs() method)")
+    return Trainer(step, eval_step, _one_or_named(model, models, "model", "models"),
+                   _one_or_named(optimizer, optimizers, "optimizer", "optimizers"),
+                   _one_or_named(scheduler, schedulers, "scheduler", "schedulers"), **options)
 
 
 def fit(
-    model,
-    loss,
-    optimizer,
-    train_data,
+    model=None,
+    loss=None,
+    optimizer=None,
+    train_data=None,
     epochs: int = 1,
     batch_size: int = 32,
     validation_data=None,
     validation_split: float | None = None,
-    metrics=("accuracy",),
+    metrics=DEFAULT_METRICS,
     callbacks=(),
     scheduler=None,
     progress=True,
     resume_from=None,
     shuffle: bool = True,
     scheduler_interval: str = "epoch",
+    *,
+    step=None,
+    eval_step=None,
+    models: dict | None = None,
+    optimizers: dict | None = None,
+    schedulers: dict | None = None,
 ) -> History:
-    """Train `model` to minimise `loss(model(x), y)` with `optimizer` for `epochs` epochs.
+    """Train `model` to minimise `loss(model(x), y)` with `optimizer` for `epochs` epochs,
+    or run a train step of your own on every batch.
 
     train_data / validation_data: (inputs, targets) arrays or tensors, a Dataset or a
     DataLoader. validation_split: hold out this fraction of (inputs, targets) arrays,
@@ -134,14 +127,27 @@ def fit(
     resume_from: a checkpoint written by ModelCheckpoint; training continues after its
     epoch up to `epochs` in total, bit-identically to a run that never stopped.
     progress: True (bar and lines on a terminal), "lines", or False.
-    Returns the History (per-epoch loss, metrics, val_* and lr).
+
+    A step of your own (GANs, VAEs, diffusion): `step(batch)` or `step(batch, trainer)`
+    returns a dict of floats to log and owns forward, backward and optimizer steps; a step
+    that takes the trainer calls `trainer.after_backward(optimizer)` between backward() and
+    step(), where callbacks such as GradientClipping act. Each key is averaged over the
+    epoch, weighted by batch size. eval_step(batch) -> dict scores validation_data under
+    no_grad with the models in eval mode (keys logged as val_<key>). Give the models,
+    optimizers and schedulers the step uses as model= / optimizer= / scheduler= or as dicts
+    by name (models={"G": G, "D": D}, optimizers=..., schedulers=...): fit puts the models
+    in train mode each epoch, steps the schedulers, and checkpoints and resumes them all.
+    train_data may then be a tuple of one array, (x,).
+
+    Returns the History (per-epoch loss, metrics or the step's values, val_* and lr; with
+    several optimizers lr_<name>).
     """
     if epochs < 0 or batch_size <= 0:
         raise ValueError(f"epochs must be >= 0 and batch_size > 0, got {epochs}, {batch_size}")
-    if scheduler_interval not in ("epoch", "batch"):
-        raise ValueError(
-            f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}"
-        )
+    trainer = _trainer_for(model, loss, optimizer, scheduler, metrics, step, eval_step, models,
+                           optimizers, schedulers, callbacks=callbacks, progress=progress,
+                           scheduler_interval=scheduler_interval)
+    fields = 2 if step is None else 1
     if validation_split is not None:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")
@@ -152,102 +158,35 @@ def fit(
         arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in train_data]
         train_data, validation_data = train_val_split(*arrays, val_fraction=validation_split)
 
-    loader = as_loader(train_data, batch_size, shuffle)
+    loader = as_loader(train_data, batch_size, shuffle, fields)
     # Checked now, not after the first epoch's training: a wrong type fails at once.
     val_loader = None if validation_data is None else as_loader(validation_data, batch_size,
-                                                                shuffle=False)
+                                                                False, fields)
     # An epoch without batches would log a loss of 0, which every monitor takes as perfect.
     for name, checked in (("train_data", loader), ("validation_data", val_loader)):
         if checked is not None and len(checked) == 0:
             raise ValueError(f"{name} gives no batches: {checked!r}")
-    resolved = resolve_metrics(metrics)
-    callbacks = list(callbacks)
-    if scheduler is not None:  # first, so checkpoints hold the stepped scheduler
-        callbacks.insert(0, LRSchedulerStep(scheduler, scheduler_interval))
-    for callback in callbacks:
-        if not isinstance(callback, Callback):
-            raise TypeError(f"callbacks must be Callback objects, got {type(callback).__name__}")
-    trainer = Trainer(model, loss, optimizer, scheduler, History())
-    if resume_from is not None:
-        trainer.restore(io.load(resume_from))
-    bar = Progress(progress, epochs)
-
-    _call_all(callbacks, "on_train_begin", trainer)
-    try:
-        while trainer.epoch < epochs and not trainer.stop_training:
-            epoch = trainer.epoch + 1
-            started = time.perf_counter()
-            _call_all(callbacks, "on_epoch_begin", trainer, epoch)
-            bar.epoch_begin(epoch, len(loader))
-            lr = trainer.current_lr()
-            model.train()
-            total, count, outputs, targets = 0.0, 0, [], []
-            for batch_index, (inputs, target, *_) in enumerate(loader):
-                output = model(inputs)
-                batch_loss = loss(output, target)
-                optimizer.zero_grad()
-                batch_loss.backward()
-                optimizer.step()
-                value = batch_loss.item()
-                total += value * len(target)
-                count += len(target)
-                if resolved:
-                    outputs.append(output.data)
-                    targets.append(target.data)
-                if bar.show_bar:  # the bar shows the running loss and first metric
-                    shown = {"loss": total / count}
-                    if resolved:
-                        name, function = resolved[0]
-                        shown[name] = function(output.data, target.data)
-                    bar.batch_end(shown, trainer.current_lr())
-                _call_all(callbacks, "on_batch_end", trainer, batch_index, {"loss": value})
-                if trainer.abort_epoch:
-                    break
-            if trainer.abort_epoch:
-                bar.message(trainer.stop_reason)
-                break
-            logs = {"loss": total / max(count, 1)}
-            logs.update(_compute_metrics(resolved, outputs, targets))
-            if val_loader is not None:
-                scores = evaluate(model, loss, val_loader, metrics, batch_size)
-                logs.update({"val_" + k: v for k, v in scores.items()})
-            logs["lr"] = lr
-            trainer.epoch = epoch
-            trainer.history.append(epoch, logs)
-            _call_all(callbacks, "on_epoch_end", trainer, epoch, logs)
-            bar.epoch_end(epoch, logs, time.perf_counter() - started)
-        if trainer.stop_reason and not trainer.abort_epoch:
-            bar.message(trainer.stop_reason)
-    finally:
-        bar.close()
-    _call_all(callbacks, "on_train_end", trainer)
-    history = trainer.history
-    history.stop_reason = trainer.stop_reason
-    return history
+    return trainer.fit(loader, epochs, val_loader, resume_from)
 
 
-def evaluate(model, loss, data, metrics=("accuracy",), batch_size: int = 256) -> dict:
-    """Mean loss and metrics of `model` on `data`, in eval mode without recording a graph."""
-    loader = as_loader(data, batch_size, shuffle=False)
-    resolved = resolve_metrics(metrics)
-    was_training = model.training
-    model.eval()
-    total, count, outputs, targets = 0.0, 0, [], []
-    try:
-        with no_grad():
-            for inputs, target, *_ in loader:
-                output = model(inputs)
-                total += loss(output, target).item() * len(target)
-                count += len(target)
-                outputs.append(output.data)
-                targets.append(target.data)
-    finally:
-        model.train(was_training)
-    if count == 0:  # a mean over nothing: not a loss of 0
-        raise ValueError(f"evaluate: data gives no samples: {loader!r}")
-    scores = {"loss": total / count}
-    scores.update(_compute_metrics(resolved, outputs, targets))
-    return scores
+def evaluate(model=None, loss=None, data=None, metrics=DEFAULT_METRICS, batch_size: int = 256,
+             *, eval_step=None, models: dict | None = None) -> dict:
+    """Mean loss and metrics of `model` on `data`, in eval mode without recording a graph.
+
+    Or, with eval_step(batch) -> dict, its values averaged over `data` (weighted by batch
+    size), with `model` or every one of `models` in eval mode."""
+    if eval_step is None:
+        if model is None or loss is None:
+            raise TypeError("evaluate needs model and loss, or an eval_step=eval_step(batch)")
+        loader = as_loader(data, batch_size, shuffle=False)
+        step = SupervisedEvalStep(model, loss, resolve_metrics(metrics))
+        return run_eval(step, [model], loader)
+    if loss is not None or (metrics is not DEFAULT_METRICS and metrics is not None):
+        raise ValueError("loss= and metrics= go with evaluate's own step, not with eval_step=")
+    named = _one_or_named(model, models, "model", "models")
+    modules = [] if named is None else list(named.values()) if isinstance(named, dict) \
+        else [named]
+    return run_eval(eval_step, modules, as_loader(data, batch_size, False, fields=1))
 
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:

@@ -8,7 +8,7 @@ import sys
 def _format(logs: dict) -> str:
     parts = []
     for key, value in logs.items():
-        if key == "lr":
+        if key == "lr" or key.startswith("lr_"):
             parts.append(f"lr {value:.3g}")
         else:
             parts.append(f"{key} {value:.4f}")
@@ -34,11 +34,12 @@ class Progress:
             self.bar = tqdm(total=batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
                             file=self.stream, dynamic_ncols=True)
 
-    def batch_end(self, values: dict, lr: float) -> None:
-        """values: running loss and metric to show beside the bar."""
+    def batch_end(self, values: dict) -> None:
+        """values: the running means of the logs and the learning rates, shown beside the
+        bar."""
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(_format({**values, "lr": lr}), refresh=False)
+            self.bar.set_postfix_str(_format(values), refresh=False)
 
     def epoch_end(self, epoch: int, logs: dict, seconds: float) -> None:
         if self.bar is not None:
