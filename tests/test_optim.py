@@ -360,6 +360,78 @@ def test_adamw_stays_decoupled_after_loading_adam_state():
     assert adamw.param_groups[0]["weight_decay"] == 0.1
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_step_with_a_closure_matches_torch(name):
+    """step(closure) evaluates the closure with the graph recorded (step itself records
+    nothing), updates from the gradients it made, and returns its loss, as torch does."""
+    weights = initial_weights()
+    ours, theirs = ns_params(weights), torch_params(weights)
+    kwargs = {"lr": 0.1} if name in ("SGD", "Adagrad") else {"lr": 0.01}
+    ours_opt = getattr(optim, name)(ours, **kwargs)
+    theirs_opt = getattr(torch.optim, name)(theirs, **kwargs)
+    for step in range(5):
+        def ours_closure(step=step):
+            ours_opt.zero_grad()
+            loss = ns_loss(ours, step)
+            loss.backward()
+            return loss
+
+        def theirs_closure(step=step):
+            theirs_opt.zero_grad()
+            loss = torch_loss(theirs, step)
+            loss.backward()
+            return loss
+
+        ours_loss, theirs_loss = ours_opt.step(ours_closure), theirs_opt.step(theirs_closure)
+        np.testing.assert_allclose(ours_loss.item(), theirs_loss.item(), rtol=0, atol=TOL)
+        assert_params_close(ours, theirs, f"{name} closure step {step + 1}")
+    assert ours_opt.step() is None
+
+
+class SignDescent(optim.Optimizer):
+    """p <- p - lr * sign(g): a rule written against the shared step skeleton."""
+
+    def __init__(self, params, lr=0.1, weight_decay=0.0, maximize=False):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, maximize=maximize))
+
+    def init_state(self, p, group):
+        return {"step": 0}
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        p.data -= group["lr"] * np.sign(grad)
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_a_new_rule_gets_weight_decay_maximize_and_state_from_the_skeleton(maximize):
+    p, q = nn.Parameter(np.array([1.0, -2.0, 0.5])), nn.Parameter(np.zeros(2))
+    opt = SignDescent([p, q], lr=0.1, weight_decay=3.0, maximize=maximize)
+    p.grad = np.array([-1.0, 1.0, -2.0])
+    grad = p.grad.copy()
+    opt.step()
+    working = (-grad if maximize else grad) + 3.0 * np.array([1.0, -2.0, 0.5])
+    np.testing.assert_array_equal(p.data, np.array([1.0, -2.0, 0.5]) - 0.1 * np.sign(working))
+    np.testing.assert_array_equal(p.grad, grad)
+    assert opt.state[p] == {"step": 1} and q not in opt.state
+
+
+def test_a_rule_without_update_says_so():
+    p = nn.Parameter(np.zeros(2))
+    opt = optim.Optimizer([p], dict(lr=0.1))
+    p.grad = np.ones(2)
+    with pytest.raises(NotImplementedError, match="does not define update"):
+        opt.step()
+
+
+def test_sgd_without_momentum_saves_no_state_like_torch():
+    weights = initial_weights()
+    ours, theirs = ns_params(weights), torch_params(weights)
+    ours_opt, theirs_opt = optim.SGD(ours, lr=0.1), torch.optim.SGD(theirs, lr=0.1)
+    train_step(ours_opt, ours, 0)
+    torch_step(theirs_opt, theirs, 0)
+    assert ours_opt.state_dict()["state"] == theirs_opt.state_dict()["state"] == {}
+
+
 # --- bad input ------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["Optimizer", *NAMES])
 def test_empty_parameter_list(name):

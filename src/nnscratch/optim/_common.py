@@ -1,5 +1,5 @@
-"""Pieces shared by the adaptive optimizers: option checks, the gradient a step works
-with, and an in-place lerp that rounds like PyTorch's."""
+"""Pieces shared by the update rules: option checks, a scratch array, and an in-place lerp
+that rounds like PyTorch's."""
 
 from __future__ import annotations
 
@@ -21,19 +21,11 @@ def check_option(owner: str, name: str, value, low: float = 0.0, high: float | N
         raise ValueError(f"{owner}: invalid {name}={value!r}, must be in [{low}, {high}{bracket}")
 
 
-def working_gradient(p, weight_decay: float, maximize: bool):
-    """The gradient a step uses, (-)grad + weight_decay * p, and whether it is a fresh array
-    the caller may overwrite (p.grad itself is never written)."""
-    grad = p.grad
-    if not weight_decay:
-        return (np.negative(grad), True) if maximize else (grad, False)
-    g = np.multiply(p.data, weight_decay)
-    # torch: grad.add(param, alpha=weight_decay); IEEE addition commutes, so this is exact
-    if maximize:
-        g -= grad
-    else:
-        g += grad
-    return g, True
+def scratch(grad, p):
+    """An array of grad's shape that an update rule may overwrite: grad itself when the
+    step made it afresh (weight decay or maximize), else a new one, since p.grad belongs to
+    the user and is never written."""
+    return np.empty_like(grad) if grad is p.grad else grad
 
 
 def lerp_(start, end, weight: float, scratch) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
-from ._common import check_option, working_gradient
+from ._common import check_option
 from .optimizer import Optimizer
 
 
@@ -31,33 +30,26 @@ class Adadelta(Optimizer):
         for name in ("eps", "weight_decay"):
             check_option("Adadelta", name, group[name])
 
-    @no_grad()
-    def step(self):
-        for group in self.param_groups:
-            lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data),
-                                             "acc_delta": np.zeros_like(p.data)}
-                state["step"] += 1
-                g, _ = working_gradient(p, group["weight_decay"], group["maximize"])
-                square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-                work = np.multiply(g, 1 - rho)
-                work *= g
-                square_avg *= rho
-                square_avg += work
-                np.add(square_avg, eps, out=work)
-                np.sqrt(work, out=work)                # std
-                delta = np.add(acc_delta, eps)
-                np.sqrt(delta, out=delta)
-                delta /= work
-                delta *= g
-                np.multiply(delta, 1 - rho, out=work)
-                work *= delta
-                acc_delta *= rho
-                acc_delta += work
-                delta *= -lr
-                p.data += delta
+    def init_state(self, p, group):
+        return {"step": 0, "square_avg": np.zeros_like(p.data),
+                "acc_delta": np.zeros_like(p.data)}
+
+    def update(self, p, grad, state, group):
+        rho, eps = group["rho"], group["eps"]
+        state["step"] += 1
+        v, u = state["square_avg"], state["acc_delta"]
+        work = np.multiply(grad, 1 - rho)
+        work *= grad
+        v *= rho
+        v += work                                # v <- rho v + (1 - rho) g^2
+        std = np.sqrt(np.add(v, eps, out=work), out=work)
+        delta = np.add(u, eps)
+        np.sqrt(delta, out=delta)
+        delta /= std
+        delta *= grad                            # sqrt(u + eps) / sqrt(v + eps) g
+        np.multiply(delta, 1 - rho, out=work)
+        work *= delta
+        u *= rho
+        u += work                                # u <- rho u + (1 - rho) delta^2
+        delta *= -group["lr"]
+        p.data += delta

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
-from ._common import check_option, working_gradient
+from ._common import check_option, scratch
 from .optimizer import Optimizer
 
 
@@ -31,28 +30,16 @@ class Adagrad(Optimizer):
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             check_option("Adagrad", name, group[name])
 
-    @no_grad()
-    def step(self):
-        for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {
-                        "step": 0,
-                        "sum": np.full_like(p.data, group["initial_accumulator_value"]),
-                    }
-                state["step"] += 1
-                g, owned = working_gradient(p, group["weight_decay"], group["maximize"])
-                clr = lr / (1 + (state["step"] - 1) * lr_decay)
-                total = state["sum"]
-                std = np.multiply(g, g)
-                total += std
-                np.sqrt(total, out=std)
-                std += eps
-                scaled = g if owned else np.empty_like(g)
-                np.multiply(g, -clr, out=scaled)
-                scaled /= std
-                p.data += scaled
+    def init_state(self, p, group):
+        return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        square = np.multiply(grad, grad)
+        state["sum"] += square                   # sum <- sum + g^2
+        std = np.sqrt(state["sum"], out=square)
+        std += group["eps"]
+        delta = np.multiply(grad, -clr, out=scratch(grad, p))
+        delta /= std
+        p.data += delta

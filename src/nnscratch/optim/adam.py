@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
-from ._common import check_option, lerp_, working_gradient
+from ._common import check_option, lerp_, scratch
 from .optimizer import Optimizer
 
 
@@ -42,50 +41,39 @@ class Adam(Optimizer):
         for name in ("eps", "weight_decay"):
             check_option(owner, name, group[name])
 
-    @no_grad()
-    def step(self):
-        for group in self.param_groups:
-            lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
-            beta1, beta2 = group["betas"]
-            decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                             "exp_avg_sq": np.zeros_like(p.data)}
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                state["step"] += 1
-                t = state["step"]
-                if decoupled:
-                    g, owned = working_gradient(p, 0.0, group["maximize"])
-                    if decay:
-                        p.data *= 1 - lr * decay
-                else:
-                    g, owned = working_gradient(p, decay, group["maximize"])
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                work = np.empty_like(p.data)
-                lerp_(exp_avg, g, 1 - beta1, work)
-                np.multiply(g, 1 - beta2, out=work)
-                work *= g
-                exp_avg_sq *= beta2
-                exp_avg_sq += work
-                second = exp_avg_sq
-                if amsgrad:
-                    second = state["max_exp_avg_sq"]
-                    np.maximum(second, exp_avg_sq, out=second)
-                # Python floats, like torch's non-capturable path
-                step_size = lr / (1 - beta1 ** t)
-                bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-                np.sqrt(second, out=work)
-                work /= bias_correction2_sqrt
-                work += eps                              # denominator
-                scaled = g if owned else np.empty_like(g)
-                np.multiply(exp_avg, -step_size, out=scaled)
-                scaled /= work
-                p.data += scaled
+    def gradient_weight_decay(self, group):
+        return 0.0 if group["decoupled_weight_decay"] else group["weight_decay"]
+
+    def init_state(self, p, group):
+        state = {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+        return state
+
+    def update(self, p, grad, state, group):
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        state["step"] += 1
+        t = state["step"]
+        if group["decoupled_weight_decay"] and group["weight_decay"]:
+            p.data *= 1 - lr * group["weight_decay"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        work = np.empty_like(p.data)
+        lerp_(m, grad, 1 - beta1, work)          # m <- beta1 m + (1 - beta1) g
+        np.multiply(grad, 1 - beta2, out=work)
+        work *= grad
+        v *= beta2
+        v += work                                # v <- beta2 v + (1 - beta2) g^2
+        if group["amsgrad"]:
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        # Python floats, like torch's non-capturable path
+        step_size = lr / (1 - beta1 ** t)
+        bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
+        denominator = np.sqrt(v, out=work)
+        denominator /= bias_correction2_sqrt
+        denominator += group["eps"]              # sqrt(v) / sqrt(1 - beta2^t) + eps
+        delta = np.multiply(m, -step_size, out=scratch(grad, p))
+        delta /= denominator
+        p.data += delta
 
 
 class AdamW(Adam):

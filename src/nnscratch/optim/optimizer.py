@@ -1,4 +1,5 @@
-"""Optimizer: parameter groups with per-group options, zero_grad, step, state_dict."""
+"""Optimizer: parameter groups with per-group options, zero_grad, state_dict, and the step
+skeleton every optimizer shares (loop, lazy state, weight decay, maximize, closure)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ import numbers
 
 import numpy as np
 
+from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 
 
 class Optimizer:
-    """Base of every optimizer. Subclasses define `step()` and keep per-parameter state
-    (momentum buffers, running averages) in `self.state[param]`, allocated once and
-    updated in place.
+    """Base of every optimizer: parameter groups, zero_grad, state_dict, and the one `step()`
+    they share. A subclass states its rule in two methods, called by `step()` for every
+    parameter that has a gradient:
+
+        init_state(p, group) -> dict    the parameter's state (momentum buffers, running
+                                        averages), made once, on its first step
+        update(p, grad, state, group)   the rule: update p.data and the state in place
+
+    `grad` already includes `group["weight_decay"] * p` (see `gradient_weight_decay`) and
+    is negated when `group["maximize"]`; it is a fresh array the rule may overwrite unless
+    it is p.grad itself, which belongs to the user (`_common.scratch` tells the two apart).
 
     params: an iterable of tensors, or of dicts {'params': [...], option: value} to give
     groups their own options (e.g. a smaller lr for some layers).
@@ -81,9 +91,51 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad[...] = 0
 
-    def step(self):
-        """Update every parameter that has a gradient once."""
-        raise TypeError(f"{type(self).__name__} does not define step()")
+    @no_grad()
+    def step(self, closure=None):
+        """Update every parameter that has a gradient once. closure: optional, a function
+        that recomputes the loss and its gradients (run with the graph recorded, before the
+        update); its loss is returned, as in PyTorch."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            decay = self.gradient_weight_decay(group)
+            maximize = group.get("maximize", False)
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                if decay:
+                    # torch: grad.add(param, alpha=weight_decay); IEEE addition commutes,
+                    # so decay * p +- grad rounds the same
+                    g = np.multiply(p.data, decay)
+                    if maximize:
+                        g -= grad
+                    else:
+                        g += grad
+                    grad = g
+                elif maximize:
+                    grad = np.negative(grad)
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = self.init_state(p, group)
+                self.update(p, grad, state, group)
+        return loss
+
+    def gradient_weight_decay(self, group: dict) -> float:
+        """The L2 coefficient `step()` adds to the gradient, weight_decay * p; AdamW decays
+        the weights in its rule instead and returns 0."""
+        return group.get("weight_decay", 0.0)
+
+    def init_state(self, p: Tensor, group: dict) -> dict:
+        """The state of parameter p, made on its first step (an empty dict by default)."""
+        return {}
+
+    def update(self, p: Tensor, grad, state: dict, group: dict) -> None:
+        """Apply the optimizer's rule to p.data (and its state) in place."""
+        raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
     # --- saving and resuming ----------------------------------------------------------
     def state_dict(self) -> dict:
@@ -100,7 +152,7 @@ class Optimizer:
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
-                if p in self.state:
+                if self.state.get(p):  # as torch, no entry for an empty state
                     state[index[id(p)]] = {
                         k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
                         for k, v in self.state[p].items()

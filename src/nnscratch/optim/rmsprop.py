@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
-from ._common import check_option, lerp_, working_gradient
+from ._common import check_option, lerp_, scratch
 from .optimizer import Optimizer
 
 
@@ -35,46 +34,37 @@ class RMSprop(Optimizer):
         for name in ("eps", "weight_decay", "momentum"):
             check_option("RMSprop", name, group[name])
 
-    @no_grad()
-    def step(self):
-        for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            momentum, centered = group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data)}
-                    if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(p.data)
-                    if centered:
-                        state["grad_avg"] = np.zeros_like(p.data)
-                state["step"] += 1
-                g, owned = working_gradient(p, group["weight_decay"], group["maximize"])
-                square_avg = state["square_avg"]
-                avg = np.multiply(g, 1 - alpha)
-                avg *= g
-                square_avg *= alpha
-                square_avg += avg
-                if centered:
-                    grad_avg = state["grad_avg"]
-                    lerp_(grad_avg, g, 1 - alpha, avg)
-                    np.multiply(grad_avg, grad_avg, out=avg)
-                    np.subtract(square_avg, avg, out=avg)
-                    np.sqrt(avg, out=avg)
-                else:
-                    np.sqrt(square_avg, out=avg)
-                avg += eps
-                if momentum > 0:
-                    buffer = state["momentum_buffer"]
-                    buffer *= momentum
-                    np.divide(g, avg, out=avg)
-                    buffer += avg
-                    np.multiply(buffer, -lr, out=avg)
-                    p.data += avg
-                else:
-                    scaled = g if owned else np.empty_like(g)
-                    np.multiply(g, -lr, out=scaled)
-                    scaled /= avg
-                    p.data += scaled
+    def init_state(self, p, group):
+        state = {"step": 0, "square_avg": np.zeros_like(p.data)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = np.zeros_like(p.data)
+        if group["centered"]:
+            state["grad_avg"] = np.zeros_like(p.data)
+        return state
+
+    def update(self, p, grad, state, group):
+        alpha, lr = group["alpha"], group["lr"]
+        state["step"] += 1
+        v = state["square_avg"]
+        avg = np.multiply(grad, 1 - alpha)
+        avg *= grad
+        v *= alpha
+        v += avg                                 # v <- alpha v + (1 - alpha) g^2
+        if group["centered"]:
+            m = state["grad_avg"]
+            lerp_(m, grad, 1 - alpha, avg)       # m <- m + (1 - alpha) (g - m)
+            np.multiply(m, m, out=avg)
+            np.subtract(v, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            np.sqrt(v, out=avg)
+        avg += group["eps"]                      # sqrt(v - m^2 or v) + eps
+        if group["momentum"] > 0:
+            b = state["momentum_buffer"]
+            b *= group["momentum"]
+            b += np.divide(grad, avg, out=avg)   # b <- momentum b + g / avg
+            p.data += np.multiply(b, -lr, out=avg)
+        else:
+            delta = np.multiply(grad, -lr, out=scratch(grad, p))
+            delta /= avg
+            p.data += delta

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from ..autograd import no_grad
 from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
-    """p -= lr * v, where v is the gradient, or with momentum m the running
-    v = m v + (1 - dampening) (grad + weight_decay p); nesterov uses grad + m v instead.
-    Matches torch.optim.SGD step for step.
+    """Stochastic gradient descent, step for step like torch.optim.SGD.
+
+    With g the gradient (negated if maximize):
+        g <- g + weight_decay * p
+        momentum m > 0:  v <- g at the first step, then v <- m * v + (1 - dampening) * g;
+                         g <- g + m * v if nesterov, else g <- v
+        p <- p - lr * g
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -27,24 +30,14 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
 
-    @no_grad()
-    def step(self):
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            decay, nesterov = group["weight_decay"], group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d_p = -p.grad if group["maximize"] else p.grad
-                if decay:
-                    d_p = d_p + decay * p.data
-                if momentum:
-                    state = self.state.setdefault(p, {})
-                    buffer = state.get("momentum_buffer")
-                    if buffer is None:
-                        state["momentum_buffer"] = buffer = d_p.copy()
-                    else:
-                        buffer *= momentum
-                        buffer += (1 - dampening) * d_p
-                    d_p = d_p + momentum * buffer if nesterov else buffer
-                p.data -= lr * d_p
+    def update(self, p, grad, state, group):
+        momentum = group["momentum"]
+        if momentum:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:  # the first step: v is the gradient itself
+                buffer = state["momentum_buffer"] = grad.copy()
+            else:
+                buffer *= momentum
+                buffer += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buffer if group["nesterov"] else buffer
+        p.data -= group["lr"] * grad
