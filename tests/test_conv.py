@@ -489,10 +489,10 @@ def test_conv2d_weight_gradient_over_many_rows_summed_per_sample(in_channels, ou
                                                                  dtype):
     """More than LONG_ROWS rows with one channel per group: the weight gradient is a sum
     of per-sample products (a first conv layer's case); it must equal PyTorch's."""
-    from nnscratch.functional import conv
+    from nnscratch.functional import _im2col
     groups = in_channels
     x_shape = (6, in_channels, 30, 29)
-    assert x_shape[0] * 30 * 29 >= conv.LONG_ROWS
+    assert x_shape[0] * 30 * 29 >= _im2col.LONG_ROWS
     compare_with_torch(with_args(F.conv2d, padding=1, groups=groups),
                        with_args(TF.conv2d, padding=1, groups=groups),
                        conv_arrays(x_shape, out_channels, (3, 3), groups), dtype,
