@@ -39,6 +39,7 @@ from .elementwise import (
     to,
     where,
 )
+from .interpolate import interpolate, upsample
 from .linalg import linear, matmul
 from .loss import (
     binary_cross_entropy,
@@ -54,11 +55,9 @@ from .normalization import batch_norm, layer_norm
 from .pooling import (
     adaptive_avg_pool2d,
     avg_pool2d,
-    interpolate,
     lp_pool2d,
     max_pool1d,
     max_pool2d,
-    upsample,
 )
 from .reduction import (
     amax,

@@ -1,4 +1,4 @@
-"""Pooling and nearest-neighbour upsampling as coarse ops (NCL / NCHW, as PyTorch).
+"""Pooling as coarse ops: max, average, power-average, adaptive average (NCL / NCHW).
 
 Windows. The input is padded once (with -inf for max pooling, zeros for averages) and
 every kernel offset (kh, kw) reads one strided slice of it, the values that offset sees
@@ -8,7 +8,7 @@ those slices; its backward adds the output gradient back into the same slices of
 zero array shaped like the padded input and crops the padding off. No loop runs over
 samples, channels or pixels.
 
-Output size per spatial axis, as PyTorch:
+Output size per spatial axis, as PyTorch (functional/_geometry.py):
   out = floor((L + 2p - d(k - 1) - 1) / s) + 1   (ceil instead of floor with ceil_mode,
   where the last window must still start inside the input or the left padding).
 """
@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
+from ._geometry import check_pool_padding, int_tuple, output_sizes
 from .elementwise import abs as _abs
 from .elementwise import neg as _neg
 
@@ -69,19 +70,6 @@ class _Windows(NamedTuple):
 
 
 # --- arguments and geometry -------------------------------------------------------------
-def _ints(value, n: int, name: str, op: str, minimum: int) -> tuple[int, ...]:
-    """An int or a sequence of n ints, as a tuple of n ints >= minimum."""
-    values = (value,) * n if isinstance(value, (int, np.integer)) else value
-    if (not isinstance(values, (tuple, list)) or len(values) != n
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       for v in values)):
-        expected = "an int" if n == 1 else f"an int or a tuple of {n} ints"
-        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def _batched(input: Tensor, spatial: int, op: str):
     """The data as (N, C, *spatial) and whether a batch axis was added to it."""
     if not isinstance(input, Tensor):
@@ -106,32 +94,20 @@ def _check_float(x, op: str) -> None:
 
 def _windows(shape, spatial: int, kernel_size, stride, padding, dilation, ceil_mode,
              op: str) -> _Windows:
-    kernel = _ints(kernel_size, spatial, "kernel_size", op, 1)
-    stride = kernel if stride is None else _ints(stride, spatial, "stride", op, 1)
-    padding = _ints(padding, spatial, "padding", op, 0)
-    dilation = _ints(dilation, spatial, "dilation", op, 1)
+    kernel = int_tuple(kernel_size, spatial, "kernel_size", op, 1)
+    stride = kernel if stride is None else int_tuple(stride, spatial, "stride", op, 1)
+    padding = int_tuple(padding, spatial, "padding", op, 0)
+    dilation = int_tuple(dilation, spatial, "dilation", op, 1)
+    check_pool_padding(padding, kernel, op)
     in_size = tuple(shape[-spatial:])
-    out_size, pads = [], []
-    for axis, (n, k, s, p, d) in enumerate(zip(in_size, kernel, stride, padding, dilation)):
-        if p > k // 2:  # PyTorch's rule: every window must see at least one input value
-            raise ValueError(
-                f"{op}: padding must be at most half the kernel size, got padding={padding} "
-                f"for kernel_size={kernel}"
-            )
-        span = d * (k - 1) + 1
-        steps = n + 2 * p - span  # negative when the window is larger than the padded input
-        out = (-(-steps // s) if ceil_mode else steps // s) + 1
-        if ceil_mode and (out - 1) * s >= n + p:  # the last window starts in the right padding
-            out -= 1
-        if out < 1:  # with ceil_mode, PyTorch still pools a window that sticks out
-            raise ValueError(
-                f"{op}: the window (kernel_size={kernel}, dilation={dilation}) is larger than "
-                f"the padded input along spatial axis {axis}: {span} > {n + 2 * p} "
-                f"(input of shape {tuple(shape)}, padding={padding}, ceil_mode={ceil_mode})"
-            )
-        out_size.append(out)
-        pads.append((p, max((out - 1) * s + span - n - p, 0)))
-    return _Windows(kernel, stride, padding, dilation, in_size, tuple(out_size), tuple(pads))
+    out_size = output_sizes(op, in_size, kernel, stride, tuple((p, p) for p in padding),
+                            dilation, ceil_mode, shape=shape)
+    # `after` just large enough for the last window (ceil_mode may need more than
+    # `padding`, and without it less may do).
+    pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, 0))
+                 for n, o, k, s, p, d in zip(in_size, out_size, kernel, stride, padding,
+                                             dilation))
+    return _Windows(kernel, stride, padding, dilation, in_size, out_size, pads)
 
 
 def _pad(x, win: _Windows, fill):
@@ -467,122 +443,3 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
             return (grad[0] if unbatched else grad,)
 
     return record(out[0] if unbatched else out, (input,), backward, op)
-
-
-# --- nearest-neighbour upsampling ----------------------------------------------------------
-def _nearest_sources(n_in: int, n_out: int, scale: float | None):
-    """PyTorch's 'nearest' rule: output i reads input min(floor(i * s), n_in - 1), with
-    s = 1 / scale_factor when given, else n_in / n_out, in float32 arithmetic as PyTorch."""
-    if n_out == n_in:
-        return np.arange(n_out)
-    if n_out == 2 * n_in:
-        return np.arange(n_out) // 2
-    if scale is not None and scale > 0:
-        ratio = np.float32(1.0 / scale)
-    else:
-        ratio = np.float32(n_in) / np.float32(n_out)
-    index = np.floor(np.arange(n_out, dtype=np.float32) * ratio).astype(np.int64)
-    return np.minimum(index, n_in - 1)
-
-
-def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
-                align_corners=None, recompute_scale_factor=None, antialias: bool = False):
-    """Resize the spatial axes by nearest neighbour, as torch.nn.functional.interpolate.
-
-    x: (N, C, L), (N, C, H, W) or (N, C, D, H, W); size: the output's spatial size (an int
-    or one per axis), or scale_factor: a number or one per axis, output floor(in * factor).
-    Output position i along an axis reads input floor(i * in / out) (i * 1 / scale_factor
-    when scale_factor is given and recompute_scale_factor is not True).
-    Gradient: dL/dx[j] = sum of g over the outputs that read x[j].
-    """
-    op = "interpolate"
-    if mode != "nearest":
-        raise ValueError(f"{op}: only mode='nearest' is implemented, got mode={mode!r}")
-    if align_corners is not None:
-        raise ValueError(f"{op}: align_corners can only be set with the interpolating modes "
-                         f"(linear, bilinear, bicubic, trilinear), got mode={mode!r}")
-    if antialias:
-        raise ValueError(f"{op}: antialias applies to bilinear and bicubic modes only")
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
-    x = input.data
-    if x.ndim not in (3, 4, 5):
-        raise ValueError(f"{op}: expected input of shape (N, C, L), (N, C, H, W) or "
-                         f"(N, C, D, H, W), got {tuple(x.shape)}")
-    spatial = x.ndim - 2
-    in_size = x.shape[2:]
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor, got size={size!r}"
-                         f" and scale_factor={scale_factor!r}")
-    if size is not None:
-        out_size = _ints(size, spatial, "size", op, 1)
-        scales = (None,) * spatial
-    else:
-        factors = ((scale_factor,) * spatial if isinstance(scale_factor, (int, float, np.number))
-                   else scale_factor)
-        if (not isinstance(factors, (tuple, list)) or len(factors) != spatial
-                or not all(isinstance(f, (int, float, np.number)) and f > 0 for f in factors)):
-            raise ValueError(f"{op}: scale_factor must be a positive number or a tuple of "
-                             f"{spatial} of them, got {scale_factor!r}")
-        out_size = tuple(int(math.floor(n * float(f))) for n, f in zip(in_size, factors))
-        if any(n < 1 for n in out_size):
-            raise ValueError(f"{op}: scale_factor={scale_factor!r} gives an empty output "
-                             f"{out_size} for input of shape {tuple(x.shape)}")
-        scales = ((None,) * spatial if recompute_scale_factor
-                  else tuple(float(f) for f in factors))
-    xp = backend.array_module(x)
-    sources = [_nearest_sources(n, m, s) for n, m, s in zip(in_size, out_size, scales)]
-    out = x
-    for axis, (index, n) in enumerate(zip(sources, in_size)):
-        repeats = _repeats(index, n)
-        if repeats is not None:  # every input read `repeats` times in a row (scale 2, 3...)
-            out = xp.repeat(out, repeats, axis=axis + 2) if repeats > 1 else out
-        else:
-            out = xp.take(out, xp.asarray(index), axis=axis + 2)
-
-    def backward(g):
-        grad = g
-        for axis, (index, n) in enumerate(zip(sources, in_size)):
-            grad = _gather_backward(grad, index, n, axis + 2)
-        return (grad,)
-
-    return record(out, (input,), backward, op)
-
-
-def _repeats(index, n_in: int) -> int | None:
-    """r when index is 0, ..., 0, 1, ..., 1, ... with every input repeated r times."""
-    repeats, rest = divmod(len(index), n_in)
-    if rest == 0 and np.array_equal(index, np.arange(len(index)) // repeats):
-        return repeats
-    return None
-
-
-def _gather_backward(g, index, n_in: int, axis: int):
-    """The adjoint of take(x, index, axis) for a non-decreasing index: each input sums
-    the contiguous run of outputs that read it (an input nobody read gets 0)."""
-    xp = backend.array_module(g)
-    repeats = _repeats(index, n_in)
-    if repeats is not None:
-        if repeats == 1:
-            return g
-        shape = g.shape[:axis] + (n_in, repeats) + g.shape[axis + 1:]
-        return g.reshape(shape).sum(axis=axis + 1)
-    index = xp.asarray(index)
-    targets = xp.arange(n_in)
-    starts = xp.searchsorted(index, targets, side="left")
-    ends = xp.searchsorted(index, targets, side="right")
-    read = ends > starts
-    shape = list(g.shape)
-    shape[axis] = n_in
-    grad = xp.zeros(shape, dtype=g.dtype)
-    sums = xp.add.reduceat(g, starts[read], axis=axis)
-    where = [slice(None)] * g.ndim
-    where[axis] = read
-    grad[tuple(where)] = sums
-    return grad
-
-
-def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
-             align_corners=None) -> Tensor:
-    """Nearest-neighbour upsampling: the older name of `interpolate` (same semantics)."""
-    return interpolate(input, size, scale_factor, mode, align_corners)
