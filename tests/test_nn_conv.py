@@ -174,12 +174,12 @@ def test_state_dict_round_trips_with_torch():
                                            r"groups \(2\)"),
     (lambda: nn.Conv2d(4, 6, 3, groups=4), r"out_channels \(6\) must be divisible by groups"),
     (lambda: nn.Conv2d(4, 6, 3, stride=2, padding="same"), r"padding='same' needs stride 1"),
-    (lambda: nn.Conv2d(4, 6, 3, padding="full"), r"padding must be an int, a tuple, 'valid' "
-                                                 r"or 'same', got 'full'"),
+    (lambda: nn.Conv2d(4, 6, 3, padding="full"), r"padding must be an int, a tuple of 2 "
+                                                 r"ints, 'valid' or 'same', got 'full'"),
     (lambda: nn.Conv2d(4, 6, 3, padding_mode="reflect"), r"only padding_mode='zeros'"),
     (lambda: nn.Conv2d(4, 6, (3, 3, 3)), r"kernel_size must be an int or a tuple of 2 ints"),
     (lambda: nn.Conv2d(0, 6, 3), r"channels must be positive"),
-    (lambda: nn.Conv1d(4, 6, 0), r"kernel_size must be positive"),
+    (lambda: nn.Conv1d(4, 6, 0), r"Conv1d: kernel_size must be >= 1, got 0"),
     (lambda: nn.ConvTranspose2d(4, 6, 3, padding="same"), r"padding must be an int or a tuple"),
     (lambda: nn.ConvTranspose2d(4, 6, 3, groups=0), r"groups must be a positive int"),
 ], ids=range(10))

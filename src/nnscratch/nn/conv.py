@@ -8,19 +8,11 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
+from ..functional._geometry import check_groups, conv_padding, int_tuple, transposed_size
 from ..tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
-
-
-def _tuple(value, n: int, name: str, owner: str) -> tuple[int, ...]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * n
-    values = tuple(value)
-    if len(values) != n:
-        raise ValueError(f"{owner}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    return tuple(int(v) for v in values)
 
 
 class _ConvNd(Module):
@@ -40,34 +32,21 @@ class _ConvNd(Module):
                 f"{name}: channels must be positive, got in_channels={in_channels}, "
                 f"out_channels={out_channels}"
             )
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
-        for what, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if channels % groups:
-                raise ValueError(f"{name}: {what} ({channels}) must be divisible by groups "
-                                 f"({groups})")
+        groups = check_groups(groups, in_channels, out_channels, name)
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
-        self.stride = _tuple(stride, n, "stride", name)
-        self.dilation = _tuple(dilation, n, "dilation", name)
-        if isinstance(padding, str):
-            if padding not in ("valid", "same") or self.transposed:
-                expected = "an int or a tuple" if self.transposed else \
-                    "an int, a tuple, 'valid' or 'same'"
-                raise ValueError(f"{name}: padding must be {expected}, got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' needs stride 1, got stride="
-                                 f"{self.stride}")
-            self.padding = padding
-        else:
-            self.padding = _tuple(padding, n, "padding", name)
-        self.output_padding = _tuple(output_padding, n, "output_padding", name)
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", name, 1)
+        self.stride = int_tuple(stride, n, "stride", name, 1)
+        self.dilation = int_tuple(dilation, n, "dilation", name, 1)
+        if self.transposed:  # no 'valid' or 'same', as PyTorch
+            self.padding = int_tuple(padding, n, "padding", name, 0)
+        else:  # the strings are kept for the repr
+            pads = conv_padding(padding, self.kernel_size, self.stride, self.dilation, name)
+            self.padding = padding if isinstance(padding, str) else tuple(p for p, _ in pads)
+        self.output_padding = int_tuple(output_padding, n, "output_padding", name, 0)
         self.padding_mode = padding_mode
-        if any(k < 1 for k in self.kernel_size):
-            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size!r}")
         dtype = np.dtype(dtype or backend.get_default_dtype())
         if self.transposed:  # (in, out/groups, *kernel), as PyTorch
             shape = (in_channels, out_channels // groups) + self.kernel_size
@@ -179,9 +158,9 @@ class ConvTranspose2d(_ConvNd):
             raise ValueError(f"{self!r}: output_size must have 2 or {x.ndim} elements, got "
                              f"{tuple(output_size)}")
         smallest = tuple(
-            (n - 1) * s - 2 * p + d * (k - 1) + 1
-            for n, s, p, d, k in zip(x.shape[-2:], self.stride, self.padding, self.dilation,
-                                     self.kernel_size)
+            transposed_size(n, k, s, p, d)
+            for n, k, s, p, d in zip(x.shape[-2:], self.kernel_size, self.stride,
+                                     self.padding, self.dilation)
         )
         largest = tuple(m + s - 1 for m, s in zip(smallest, self.stride))
         if any(not lo <= n <= hi for n, lo, hi in zip(size, smallest, largest)):
