@@ -9,7 +9,7 @@ def _format(logs: dict) -> str:
     parts = []
     for key, value in logs.items():
         if key == "lr" or key.startswith("lr_"):
-            parts.append(f"lr {value:.3g}")
+            parts.append(f"{key} {value:.3g}")
         else:
             parts.append(f"{key} {value:.4f}")
     return "  ".join(parts)

@@ -238,6 +238,7 @@ class Trainer:
         if val_loader is not None and self.eval_step is None:
             raise ValueError("validation data needs an eval_step(batch) -> dict to score it")
         if resume_from is not None:
+            self.require_state("resuming")  # before reading the file: nothing to load into
             self.restore(io.load(resume_from))
         self.progress = bar = Progress(self.progress_mode, epochs)
         self._call("on_train_begin")
