@@ -605,3 +605,13 @@ def test_trainer_model_names_the_models_when_there_are_several():
 
     gan.fit(0, callbacks=[Ask()])
     assert seen == [True]
+
+
+def test_reduce_lr_on_plateau_names_what_the_custom_logs_have():
+    x, model, opt = autoencoder()
+    step, _ = two_term_step(model, opt)
+    renamed = lambda batch, trainer: {"recon": step(batch, trainer)["recon"]}  # noqa: E731
+    with pytest.raises(KeyError, match=r"ReduceLROnPlateau steps on 'val_loss' \(or 'loss'\), "
+                                       r"but the epoch logs have \['lr', 'recon'\]"):
+        fit(step=renamed, model=model, optimizer=opt, train_data=(x,), progress=False,
+            scheduler=optim.lr_scheduler.ReduceLROnPlateau(opt))

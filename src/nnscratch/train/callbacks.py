@@ -87,9 +87,9 @@ class Monitor:
 
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved for `patience` epochs (by more than min_delta);
-    optionally put back the weights of the best epoch when training ends. A resumed run
-    counts on from the restored History; the weights of a best epoch from before the
-    resume are not restored (ModelCheckpoint's best.npz holds them)."""
+    optionally put back the weights of the best epoch (of every model) when training ends.
+    A resumed run counts on from the restored History; the weights of a best epoch from
+    before the resume are not restored (ModelCheckpoint's best.npz holds them)."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False):
@@ -208,6 +208,10 @@ class LRSchedulerStep(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         if self._plateau():
             monitor = self.monitor if self.monitor in logs else "loss"
+            if monitor not in logs:  # a custom step's logs may have neither
+                raise KeyError(f"ReduceLROnPlateau steps on {self.monitor!r} (or 'loss'), but the "
+                               f"epoch logs have {sorted(logs)}: give it LRSchedulerStep("
+                               "scheduler, monitor=...) as a callback instead of scheduler=")
             self.scheduler.step(logs[monitor])
         elif self.interval == "epoch":
             self.scheduler.step()

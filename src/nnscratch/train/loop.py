@@ -51,10 +51,13 @@ def _inputs_of(batch):
     return batch if isinstance(batch, Tensor) else batch[0]
 
 
+# Compared by identity: a custom step must not be given metrics, and only this object
+# tells "not passed" from metrics=("accuracy",) passed on purpose.
 DEFAULT_METRICS = ("accuracy",)
 
 
 def _one_or_named(single, named, single_name: str, plural: str):
+    """The one object or the dict by name a caller gave (single= or plural=), checked."""
     if single is not None and named is not None:
         raise ValueError(f"pass {single_name}= or {plural}=, not both")
     if named is not None and not isinstance(named, dict):
@@ -183,9 +186,8 @@ def evaluate(model=None, loss=None, data=None, metrics=DEFAULT_METRICS, batch_si
         return run_eval(step, [model], loader)
     if loss is not None or (metrics is not DEFAULT_METRICS and metrics is not None):
         raise ValueError("loss= and metrics= go with evaluate's own step, not with eval_step=")
-    named = _one_or_named(model, models, "model", "models")
-    modules = [] if named is None else list(named.values()) if isinstance(named, dict) \
-        else [named]
+    _one_or_named(model, models, "model", "models")
+    modules = list(models.values()) if models is not None else [] if model is None else [model]
     return run_eval(eval_step, modules, as_loader(data, batch_size, False, fields=1))
 
 
