@@ -483,3 +483,27 @@ def test_kernel_larger_than_the_padded_input_names_both_sizes():
     with pytest.raises(ValueError, match=r"spans 5\).*at least 5, got 2 \+ padding 2 = 4 "
                                          r"\(input of shape \(1, 1, 2, 2\)\)"):
         F.max_pool2d(ns.randn(1, 1, 2, 2), 3, padding=1, dilation=2)
+
+
+# --- one gradient per parent -------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda x: F.max_pool2d(x, 2),
+    lambda x: F.max_pool2d(x, 3, 1, 1, return_indices=True)[0],
+    lambda x: F.max_pool1d(x.reshape(2, 3, 20), 3),
+    lambda x: F.avg_pool2d(x, 3, 2, 1),
+    lambda x: F.lp_pool2d(x, 2, 2),
+    lambda x: F.lp_pool2d(x, float("inf"), 2),
+    lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+    lambda x: F.adaptive_avg_pool2d(x, 2),
+    lambda x: F.interpolate(x, scale_factor=2),
+    lambda x: F.interpolate(x, size=(3, 7)),
+    lambda x: F.upsample(x, scale_factor=1.5),
+    lambda x: F.max_pool2d(x[0], 2),  # unbatched
+], ids=range(12))
+def test_pooling_and_interpolate_return_one_gradient_per_parent(call):
+    """The engine takes exactly one gradient (or None) per parent from every op."""
+    out = call(ns.tensor(normal((2, 3, 4, 5)), requires_grad=True))
+    grads = out._backward(np.ones(out.shape))
+    assert isinstance(grads, tuple) and len(grads) == len(out._parents)
+    for grad, parent in zip(grads, out._parents):
+        assert grad is None or grad.shape == parent.shape
