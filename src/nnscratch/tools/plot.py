@@ -283,7 +283,7 @@ def _columns(columns, where: str) -> int:
 def _image_grid(n: int, columns: int, image_shape, cell: float):
     """A figure with n image cells in rows of `columns` (spare cells blank, every axis
     hidden); returns the figure and the n axes to draw in. The layout is fixed in inches:
-    constrained layout takes seconds for a grid of 64 axes."""
+    constrained layout is slow for grids of many axes."""
     columns = min(columns, n)
     rows = math.ceil(n / columns)
     title, header, margin = 0.3, 0.45, 0.05
@@ -373,9 +373,9 @@ def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32
     module's previous mode is restored afterwards. The first `max_maps` channels of the
     (1, C, H, W) output are drawn, each min-max normalised and titled by its channel.
     """
-    from .. import no_grad
     from ..nn import Sequential
     from ..tensor import Tensor
+    from .shapes import eval_mode
 
     if not isinstance(model, Sequential):
         raise ValueError(f"feature_maps: model must be an nn.Sequential, "
@@ -396,15 +396,9 @@ def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32
         raise ValueError(f"feature_maps: expected one image of shape (C, H, W) or "
                          f"(1, C, H, W), got {tuple(x.shape)}")
 
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        with no_grad():
-            for child in list(model)[: index + 1]:
-                x = child(x)
-    finally:
-        for module, training in modes:
-            object.__setattr__(module, "training", training)
+    with eval_mode(model):
+        for child in list(model)[: index + 1]:
+            x = child(x)
 
     output = _array(x)
     name = type(list(model)[index]).__name__

@@ -1,4 +1,5 @@
-"""shapes: output sizes of convolutions and pools, and receptive-field arithmetic.
+"""shapes: output sizes of convolutions and pools, each layer's output shape, and
+receptive-field arithmetic.
 
 Output size of a convolution or pooling window along one spatial axis of size H, with
 kernel k, stride s, padding p (on each side) and dilation d:
@@ -28,63 +29,53 @@ for a layer of kernel k, stride s, padding p, dilation d and k_eff = d(k - 1) + 
 
 Layers that keep the spatial geometry (activations, BatchNorm, Dropout, ...) pass the
 values through; Flatten and Linear end the spatial part and see the whole input.
+
+The formulas are computed by functional/_geometry.py, the code the ops themselves run.
+layer_shapes puts one zero sample through a model, layer by layer, for their output
+shapes; receptive_field and tools.summary (which adds parameter counts) build on it.
 """
 
 from __future__ import annotations
 
-import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RFRow", "conv_output_shape", "conv_transpose_output_shape", "pool_output_shape",
-           "receptive_field"]
+from ..autograd import no_grad
+from ..backend import get_default_dtype
+from ..functional._geometry import (
+    check_pool_padding,
+    conv_padding,
+    int_tuple,
+    is_int,
+    output_sizes,
+    transposed_output_sizes,
+)
+from ..nn.containers import Sequential
+from ..nn.conv import Conv1d, Conv2d
+from ..nn.linear import Linear
+from ..nn.module import Module
+from ..nn.pooling import AvgPool2d, LPPool2d, MaxPool1d, MaxPool2d
+from ..tensor import Tensor, zeros
 
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _per_axis(value, n: int, name: str, op: str, minimum: int) -> tuple[int, ...]:
-    values = (value,) * n if _is_int(value) else value
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = None
-    if values is None or len(values) != n or not all(_is_int(v) for v in values):
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
+__all__ = ["LayerShape", "RFRow", "conv_output_shape", "conv_transpose_output_shape",
+           "eval_mode", "layer_shapes", "layers", "pool_output_shape", "receptive_field",
+           "receptive_field_rows", "sample_shape"]
 
 
 def _sizes(input_size, op: str) -> tuple[tuple[int, ...], bool]:
     """(sizes as a tuple, whether the caller gave a single int)."""
-    single = _is_int(input_size)
+    single = is_int(input_size)
     sizes = (input_size,) if single else input_size
     try:
         sizes = tuple(sizes)
     except TypeError:
         sizes = ()
-    if not sizes or not all(_is_int(n) and n >= 1 for n in sizes):
+    if not sizes or not all(is_int(n) and n >= 1 for n in sizes):
         raise ValueError(f"{op}: input_size must be a positive int or a tuple of positive "
                          f"ints (the spatial sizes), got {input_size!r}")
     return tuple(int(n) for n in sizes), single
-
-
-def _conv_padding(padding, n, kernel, stride, dilation, op) -> tuple[int, ...]:
-    """Padding on each side per axis ('same' pads d(k - 1) in all; the side that counts
-    for the size is the total, so only an even total is exactly 2p)."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0,) * n
-        if padding == "same":
-            if any(s != 1 for s in stride):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
-            return tuple(d * (k - 1) / 2 for k, d in zip(kernel, dilation))
-        raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', "
-                         f"got {padding!r}")
-    return _per_axis(padding, n, "padding", op, 0)
 
 
 def _result(sizes, single):
@@ -102,21 +93,11 @@ def conv_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1):
     op = "conv_output_shape"
     sizes, single = _sizes(input_size, op)
     n = len(sizes)
-    kernel = _per_axis(kernel_size, n, "kernel_size", op, 1)
-    stride = _per_axis(stride, n, "stride", op, 1)
-    dilation = _per_axis(dilation, n, "dilation", op, 1)
-    pads = _conv_padding(padding, n, kernel, stride, dilation, op)
-    out = []
-    for axis, (h, k, s, p, d) in enumerate(zip(sizes, kernel, stride, pads, dilation)):
-        span = d * (k - 1) + 1
-        size = math.floor((h + 2 * p - span) / s) + 1
-        if size < 1:
-            raise ValueError(
-                f"{op}: kernel larger than the padded input along axis {axis}: dilated kernel "
-                f"span {span} (kernel_size={k}, dilation={d}) > padded size "
-                f"{h + 2 * p:g} (input {h}, padding {p:g})")
-        out.append(size)
-    return _result(out, single)
+    kernel = int_tuple(kernel_size, n, "kernel_size", op, 1)
+    stride = int_tuple(stride, n, "stride", op, 1)
+    dilation = int_tuple(dilation, n, "dilation", op, 1)
+    pads = conv_padding(padding, kernel, stride, dilation, op)
+    return _result(output_sizes(op, sizes, kernel, stride, pads, dilation), single)
 
 
 def conv_transpose_output_shape(input_size, kernel_size, stride=1, padding=0,
@@ -127,22 +108,13 @@ def conv_transpose_output_shape(input_size, kernel_size, stride=1, padding=0,
     op = "conv_transpose_output_shape"
     sizes, single = _sizes(input_size, op)
     n = len(sizes)
-    kernel = _per_axis(kernel_size, n, "kernel_size", op, 1)
-    stride = _per_axis(stride, n, "stride", op, 1)
-    dilation = _per_axis(dilation, n, "dilation", op, 1)
-    pads = _per_axis(padding, n, "padding", op, 0)
-    extra = _per_axis(output_padding, n, "output_padding", op, 0)
-    out = []
-    for axis, (h, k, s, p, d, e) in enumerate(zip(sizes, kernel, stride, pads, dilation, extra)):
-        if e >= s and e >= d:
-            raise ValueError(f"{op}: output_padding must be smaller than stride or dilation, "
-                             f"got output_padding={e}, stride={s}, dilation={d}")
-        size = (h - 1) * s - 2 * p + d * (k - 1) + e + 1
-        if size < 1:
-            raise ValueError(f"{op}: padding {p} too large along axis {axis}: output size "
-                             f"{size} < 1")
-        out.append(size)
-    return _result(out, single)
+    kernel = int_tuple(kernel_size, n, "kernel_size", op, 1)
+    stride = int_tuple(stride, n, "stride", op, 1)
+    dilation = int_tuple(dilation, n, "dilation", op, 1)
+    padding = int_tuple(padding, n, "padding", op, 0)
+    extra = int_tuple(output_padding, n, "output_padding", op, 0)
+    return _result(transposed_output_sizes(op, sizes, kernel, stride, padding, dilation,
+                                           extra), single)
 
 
 def pool_output_shape(input_size, kernel_size, stride=None, padding=0, dilation=1,
@@ -153,30 +125,115 @@ def pool_output_shape(input_size, kernel_size, stride=None, padding=0, dilation=
     op = "pool_output_shape"
     sizes, single = _sizes(input_size, op)
     n = len(sizes)
-    kernel = _per_axis(kernel_size, n, "kernel_size", op, 1)
-    stride = kernel if stride is None else _per_axis(stride, n, "stride", op, 1)
-    dilation = _per_axis(dilation, n, "dilation", op, 1)
-    pads = _per_axis(padding, n, "padding", op, 0)
-    out = []
-    for axis, (h, k, s, p, d) in enumerate(zip(sizes, kernel, stride, pads, dilation)):
-        if p > k // 2:
-            raise ValueError(f"{op}: padding must be at most half the kernel size, got "
-                             f"padding={p} for kernel_size={k}")
-        span = d * (k - 1) + 1
-        steps = h + 2 * p - span
-        size = (-(-steps // s) if ceil_mode else steps // s) + 1
-        if ceil_mode and (size - 1) * s >= h + p:
-            size -= 1
-        if size < 1:  # (ceil_mode, as PyTorch, keeps a window that overhangs on the right)
-            raise ValueError(
-                f"{op}: kernel larger than the padded input along axis {axis}: window span "
-                f"{span} (kernel_size={k}, dilation={d}) > padded size {h + 2 * p}")
-        out.append(size)
-    return _result(out, single)
+    kernel = int_tuple(kernel_size, n, "kernel_size", op, 1)
+    stride = kernel if stride is None else int_tuple(stride, n, "stride", op, 1)
+    dilation = int_tuple(dilation, n, "dilation", op, 1)
+    padding = int_tuple(padding, n, "padding", op, 0)
+    check_pool_padding(padding, kernel, op)
+    pads = tuple((p, p) for p in padding)
+    return _result(output_sizes(op, sizes, kernel, stride, pads, dilation, ceil_mode), single)
+
+
+# --- the shape of every layer's output ------------------------------------------------
+@dataclass(frozen=True)
+class LayerShape:
+    """One layer a sample went through: its dotted name in the model ('1.0' inside a nested
+    Sequential, '' for a model run whole), the module, and its output's shape without the
+    batch axis (a tuple of shapes for a tuple of outputs)."""
+
+    name: str
+    module: Module
+    output_shape: tuple
+
+
+def sample_shape(input_shape, op: str = "summary") -> tuple:
+    """One sample's shape (without the batch axis) as a tuple of positive ints."""
+    shape = (input_shape,) if is_int(input_shape) else input_shape
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = None
+    if not shape or not all(is_int(n) and n > 0 for n in shape):
+        raise ValueError(f"{op}: input_shape must be a tuple of positive ints without the "
+                         f"batch axis, e.g. (784,) or (1, 28, 28), got {input_shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def layers(module: Module, prefix: str = ""):
+    """(dotted name, module) of the layers a Sequential runs one after another, nested
+    Sequentials opened; any other module (or a Sequential with its own forward) is one."""
+    opens = isinstance(module, Sequential) and type(module).forward is Sequential.forward
+    if not opens:
+        yield prefix, module
+        return
+    for name, child in module.named_children():
+        yield from layers(child, f"{prefix}.{name}" if prefix else name)
+
+
+@contextmanager
+def eval_mode(model: Module):
+    """Run `model` in eval mode under no_grad: nothing learns, no running statistic moves,
+    no random number is drawn; every module's own train/eval flag is put back after."""
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        model.eval()
+        with no_grad():
+            yield model
+    finally:
+        for module, training in modes:
+            object.__setattr__(module, "training", training)
+
+
+def _output_shape(output):
+    if isinstance(output, Tensor) or hasattr(output, "shape"):
+        return tuple(int(n) for n in output.shape[1:])
+    if isinstance(output, (tuple, list)):
+        return tuple(_output_shape(item) for item in output)
+    return type(output).__name__
+
+
+def _input_dtype(model: Module, dtype):
+    if dtype is not None:
+        return np.dtype(dtype)
+    for p in model.parameters():  # a model made float64 by .double() gets a float64 input
+        if p.dtype.kind == "f":
+            return p.dtype
+    return get_default_dtype()
+
+
+def _run(layer: Module, name: str, x, op: str):
+    try:
+        return layer(x)
+    except Exception as error:
+        where = f"layer {name} " if name else "model "
+        shape = _output_shape(x) if not isinstance(x, Tensor) else tuple(x.shape)
+        prefix = f"{op}: {where}{type(layer).__name__} failed on input of shape {shape}: "
+        # Keep the layer's own exception type and message; only say where it happened.
+        if error.args and isinstance(error.args[0], str):
+            error.args = (prefix + error.args[0], *error.args[1:])
+        else:
+            error.args = (prefix + str(error),)
+        raise
+
+
+def layer_shapes(model: Module, input_shape, dtype=None, op: str = "summary"
+                 ) -> list[LayerShape]:
+    """The output shape of every layer (see `layers`) of `model` for one zero sample of
+    input_shape (without the batch axis), run in `eval_mode`. dtype: the sample's (default:
+    the model's floating dtype). A layer that rejects its input raises its own error,
+    prefixed with `op` and the layer's name."""
+    if not isinstance(model, Module):
+        raise TypeError(f"{op}: expected an nn.Module, got {type(model).__name__}")
+    x = zeros((1, *sample_shape(input_shape, op)), dtype=_input_dtype(model, dtype))
+    rows = []
+    with eval_mode(model):
+        for name, layer in layers(model):
+            x = _run(layer, name, x, op)
+            rows.append(LayerShape(name, layer, _output_shape(x)))
+    return rows
 
 
 # --- receptive fields -------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class RFRow:
     """One layer: dotted name, layer class, output shape without the batch axis, and per
@@ -194,32 +251,22 @@ class RFRow:
 
 
 def _geometry(module, n: int):
-    """(kernel, stride, padding, dilation) per axis of a conv or pool layer, else None."""
-    from ..nn.conv import Conv1d, Conv2d
-    from ..nn.pooling import AvgPool2d, LPPool2d, MaxPool1d, MaxPool2d
-
+    """(kernel, stride, padding before, dilation) per axis of a conv or pool layer, else
+    None."""
     if not isinstance(module, (Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool2d, LPPool2d)):
         return None
     op = type(module).__name__
-
-    def axes(value, name, minimum):
-        return _per_axis(value, n, name, op, minimum)
-
-    kernel = axes(module.kernel_size, "kernel_size", 1)
-    stride = axes(module.stride, "stride", 1)
-    dilation = axes(getattr(module, "dilation", 1), "dilation", 1)
-    padding = getattr(module, "padding", 0)
-    if padding == "same":
-        # PyTorch pads d(k - 1) // 2 before, the rest after: the first window's offset
-        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
-    elif padding == "valid":
-        padding = 0
-    return kernel, stride, axes(padding, "padding", 0), dilation
+    kernel = int_tuple(module.kernel_size, n, "kernel_size", op, 1)
+    stride = kernel if module.stride is None else int_tuple(module.stride, n, "stride", op, 1)
+    dilation = int_tuple(getattr(module, "dilation", 1), n, "dilation", op, 1)
+    # The first window's offset is the padding before ('same': d(k - 1) // 2, as PyTorch).
+    pads = conv_padding(getattr(module, "padding", 0), kernel, stride, dilation, op)
+    return kernel, stride, tuple(before for before, _ in pads), dilation
 
 
-def _rf_rows(rows, input_shape) -> list[RFRow]:
-    from ..nn.linear import Linear
-
+def receptive_field_rows(rows, input_shape) -> list[RFRow]:
+    """RFRows for the layers of `layer_shapes` (anything with .name, .module and
+    .output_shape), by the arithmetic in this module's docstring; input_shape: (C, H, W)."""
     spatial = tuple(input_shape[1:])
     n = len(spatial)
     r, j, start = (1,) * n, (1,) * n, (0.5,) * n
@@ -231,7 +278,7 @@ def _rf_rows(rows, input_shape) -> list[RFRow]:
         shape = row.output_shape
         geometry = _geometry(row.module, n) if known and not ended else None
         is_image = isinstance(shape, tuple) and len(shape) == n + 1 and all(
-            _is_int(v) for v in shape)
+            is_int(v) for v in shape)
         if not known:
             pass
         elif ended or isinstance(row.module, Linear) or type(row.module).__name__ == "Flatten":
@@ -263,10 +310,9 @@ def receptive_field(model, input_shape) -> list[RFRow]:
     input_shape: one sample's shape without the batch axis, (C, H, W) (or (C, L) for 1-D
     models). A zero sample is run through the model (eval mode, no_grad) for the shapes.
     """
-    from .summary import _checked_shape, summary_rows
-
-    shape = _checked_shape(input_shape)
+    op = "receptive_field"
+    shape = sample_shape(input_shape, op)
     if len(shape) not in (2, 3):
-        raise ValueError(f"receptive_field: input_shape must be (C, H, W) (or (C, L)), got "
+        raise ValueError(f"{op}: input_shape must be (C, H, W) (or (C, L)), got "
                          f"{input_shape!r}")
-    return _rf_rows(summary_rows(model, shape), shape)
+    return receptive_field_rows(layer_shapes(model, shape, op=op), shape)
