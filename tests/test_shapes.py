@@ -167,6 +167,12 @@ def test_dilated_conv_padding_and_non_square():
     assert fields(nn.Conv2d(1, 1, (3, 1), padding="same")) == [((3, 1), (1, 1), (0.5, 0.5))]
 
 
+def test_pool_without_a_stride_strides_by_its_kernel():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.LPPool2d(2, 2), nn.AvgPool2d(2))
+    assert fields(model) == [((3, 3), (1, 1), (1.5, 1.5)), ((4, 4), (2, 2), (2.0, 2.0)),
+                             ((6, 6), (4, 4), (3.0, 3.0))]
+
+
 def test_passthrough_nested_flatten_and_linear():
     model = nn.Sequential(
         nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.Dropout(0.5)),
