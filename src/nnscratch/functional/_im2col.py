@@ -8,10 +8,11 @@ Layout contract. Without groups, a conv's output is the matrix product's own mem
 (N*OH*OW, O) rows-by-channels, that is channels-last (N, OH, OW, O), returned as an NCHW
 array through its strides: no transposing copy. Values and shapes are PyTorch's; only the
 strides differ. The ops after a conv (elementwise ops, pooling, batch norm) allocate like
-their input and so keep that layout, and _common.channel_sums reads it with one product;
-in return, the next conv's channels-last copy of its input, and the backward's view of the
-output gradient as a matrix (as_matrix), read contiguous memory, often without a copy.
-Any input layout is accepted and gives the same values; only speed depends on it.
+their input and so keep that layout (_common.channel_sums sums its channels with a
+product); in return, the next conv's channels-last copy of its input, and the backward's
+view of the output gradient as a matrix (as_matrix), read contiguous memory, often
+without a copy. Any input layout is accepted and gives the same values; only speed
+depends on it.
 
 im2col. The zero-padded input is copied channels-last within each group, (G, N, Hp, Wp,
 C/G), and seen through `as_strided`, without a copy, as all its receptive fields at once,
