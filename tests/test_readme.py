@@ -30,3 +30,15 @@ def test_readme_training_example_runs_and_learns():
     with ns.no_grad():
         accuracy = (model(ns.tensor(x)).argmax(1).numpy() == y).mean()
     assert accuracy >= 0.9
+
+
+def test_readme_train_step_example_runs(tmp_path, monkeypatch):
+    section = README.read_text().split("**Your own train step.**", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code.replace("epochs=20", "epochs=2"), "README", "exec"), namespace)
+    history = namespace["history"]
+    assert len(history["d_loss"]) == 2 and len(history["g_loss"]) == 2
+    assert "lr_G" in history and "lr_D" in history
+    assert (tmp_path / "runs" / "gan" / "last.npz").exists()
