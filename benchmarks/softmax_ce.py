@@ -32,7 +32,7 @@ def learner_backward(logits: np.ndarray, labels: np.ndarray):
         one_hot = np.eye(probs.shape[1], dtype=probs.dtype)[labels]
         d_probs = -one_hot / clipped / n
         d_logits = np.empty_like(d_probs)
-        for i, (s, d) in enumerate(zip(probs, d_probs)):
+        for i, (s, d) in enumerate(zip(probs, d_probs, strict=True)):
             s = s.reshape(-1, 1)
             jacobian = np.diagflat(s) - s @ s.T
             d_logits[i] = jacobian @ d

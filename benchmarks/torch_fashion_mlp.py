@@ -55,7 +55,7 @@ def main(epochs: int = 20) -> float:
         model.eval()
         with torch.no_grad():
             val_loss = sum(loss_fn(model(xb), yb).item() * len(yb)
-                           for xb, yb in zip(xv.split(256), yv.split(256))) / len(yv)
+                           for xb, yb in zip(xv.split(256), yv.split(256), strict=True)) / len(yv)
         scheduler.step()
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict()}

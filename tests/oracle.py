@@ -45,7 +45,7 @@ def compare_with_torch(ns_fn, torch_fn, arrays, dtype=np.float64, requires_grad=
     """
     if requires_grad is None:
         requires_grad = [np.asarray(a).dtype.kind == "f" for a in arrays]
-    pairs = [pair(a, dtype, rg) for a, rg in zip(arrays, requires_grad)]
+    pairs = [pair(a, dtype, rg) for a, rg in zip(arrays, requires_grad, strict=True)]
     ours = ns_fn(*[p[0] for p in pairs])
     theirs = torch_fn(*[p[1] for p in pairs])
     assert_close(ours, theirs, dtype, "forward", scale)
@@ -55,7 +55,7 @@ def compare_with_torch(ns_fn, torch_fn, arrays, dtype=np.float64, requires_grad=
     weights = rng(seed).standard_normal(ours.shape).astype(dtype)
     (ours * ns.tensor(weights)).sum().backward()
     (theirs * torch.tensor(weights)).sum().backward()
-    for i, ((a, b), rg) in enumerate(zip(pairs, requires_grad)):
+    for i, ((a, b), rg) in enumerate(zip(pairs, requires_grad, strict=True)):
         if not rg:
             continue
         their_grad = b.grad if b.grad is not None else torch.zeros_like(b)
@@ -72,7 +72,7 @@ def check_gradient(fn, arrays, requires_grad=None, **tolerances):
     inputs = [
         ns.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) if rg
         else ns.tensor(np.asarray(a))
-        for a, rg in zip(arrays, requires_grad)
+        for a, rg in zip(arrays, requires_grad, strict=True)
     ]
     assert ns.tools.gradcheck(fn, inputs, **tolerances)
 

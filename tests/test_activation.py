@@ -249,7 +249,7 @@ def sparsemax_input(shape, dim, seed):
 def test_sparsemax_reference_agrees_with_bisection():
     x = normal((20, 7), 11, 2.0)
     ref, _ = sparsemax_reference(x, -1)
-    for row, expected in zip(x, ref):
+    for row, expected in zip(x, ref, strict=True):
         np.testing.assert_allclose(sparsemax_by_bisection(row), expected, atol=1e-12)
 
 

@@ -45,9 +45,10 @@ BINARY = {
 
 def check_against_numpy_and_torch(ns_op, torch_op, np_op, arrays, requires_grad, dtype, seed):
     arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
-    ours_in = [ns.tensor(a.copy(), requires_grad=bool(rg)) for a, rg in zip(arrays, requires_grad)]
+    ours_in = [ns.tensor(a.copy(), requires_grad=bool(rg))
+               for a, rg in zip(arrays, requires_grad, strict=True)]
     torch_in = [torch.tensor(a.copy(), requires_grad=bool(rg))
-                for a, rg in zip(arrays, requires_grad)]
+                for a, rg in zip(arrays, requires_grad, strict=True)]
     out = ns_op(*ours_in)
     expected = np_op(*arrays)
     assert out.shape == expected.shape
@@ -58,7 +59,7 @@ def check_against_numpy_and_torch(ns_op, torch_op, np_op, arrays, requires_grad,
     weights = rng(seed).standard_normal(expected.shape).astype(dtype)
     (out * ns.tensor(weights)).sum().backward()
     (torch_out * torch.from_numpy(weights)).sum().backward()
-    for i, (x, tx, rg) in enumerate(zip(ours_in, torch_in, requires_grad)):
+    for i, (x, tx, rg) in enumerate(zip(ours_in, torch_in, requires_grad, strict=True)):
         if not rg:
             assert x.grad is None
             continue

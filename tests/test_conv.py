@@ -165,7 +165,7 @@ def test_conv2d_keeps_float32_and_leaves_its_inputs_alone():
     assert y.dtype == np.float32
     assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last memory, no copy
     assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
-    for t, saved in zip((x, w, b), before):
+    for t, saved in zip((x, w, b), before, strict=True):
         np.testing.assert_array_equal(t.numpy(), saved)
 
 

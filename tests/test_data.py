@@ -105,7 +105,7 @@ def test_shuffle_is_reproducible_under_manual_seed():
     ns.manual_seed(123)
     second = [(xb.numpy().copy(), yb.numpy().copy()) for xb, yb in loader]
     assert len(first) == len(second) == 8
-    for (xa, ya), (xb, yb) in zip(first, second):
+    for (xa, ya), (xb, yb) in zip(first, second, strict=True):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
     assert not np.array_equal(np.concatenate([b[1] for b in first]), np.arange(50))
@@ -293,7 +293,8 @@ def test_stratified_split_rounds_to_the_exact_validation_size():
     labels = np.array([0] * 7 + [1] * 7 + [2] * 6)
     _, (y_val,) = train_val_split(labels, val_fraction=0.25, stratify=labels)
     counts = np.bincount(y_val, minlength=3)
-    assert counts.sum() == 5 and all(abs(c - n * 0.25) < 1 for c, n in zip(counts, [7, 7, 6]))
+    assert counts.sum() == 5
+    assert all(abs(c - n * 0.25) < 1 for c, n in zip(counts, [7, 7, 6], strict=True))
     plain_counts = [np.bincount(train_val_split(labels, val_fraction=0.25)[1][0], minlength=3)
                     for _ in range(20)]
     assert any(max(c) - min(c) > 1 for c in plain_counts)  # stratification is what keeps it

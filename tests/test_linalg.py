@@ -104,7 +104,7 @@ def test_linear_does_not_modify_its_inputs():
                for i, s in enumerate([(3, 4), (5, 4), (5,)]))
     before = [t.numpy().copy() for t in (x, w, b)]
     F.linear(x, w, b).sum().backward()
-    for t, saved in zip((x, w, b), before):
+    for t, saved in zip((x, w, b), before, strict=True):
         np.testing.assert_array_equal(t.numpy(), saved)
 
 

@@ -36,14 +36,15 @@ class Twins:
         self.ns_params = [nn.Parameter(s.copy()) for s in start]
         self.torch_params = [torch.nn.Parameter(torch.tensor(s.copy())) for s in start]
         self.ns_opt = ns.optim.SGD([{"params": [p], "lr": lr}
-                                    for p, lr in zip(self.ns_params, lrs)], momentum=momentum)
+                                    for p, lr in zip(self.ns_params, lrs, strict=True)],
+                                   momentum=momentum)
         self.torch_opt = torch.optim.SGD([{"params": [p], "lr": lr}
-                                          for p, lr in zip(self.torch_params, lrs)],
+                                          for p, lr in zip(self.torch_params, lrs, strict=True)],
                                          momentum=momentum)
         self.steps = 0
 
     def optimizer_step(self):
-        for i, (a, b) in enumerate(zip(self.ns_params, self.torch_params)):
+        for i, (a, b) in enumerate(zip(self.ns_params, self.torch_params, strict=True)):
             g = gradient(self.steps, i)
             a.grad = g.copy()
             b.grad = torch.tensor(g.copy())
@@ -53,9 +54,10 @@ class Twins:
 
     def check(self, ours, theirs, where, keys=("lr",)):
         assert len(ours.get_last_lr()) == len(theirs.get_last_lr())
-        for i, (a, b) in enumerate(zip(ours.get_last_lr(), theirs.get_last_lr())):
+        for i, (a, b) in enumerate(zip(ours.get_last_lr(), theirs.get_last_lr(), strict=True)):
             assert close(a, b), f"{where}: get_last_lr()[{i}] {a!r} vs torch {b!r}"
-        for i, (ga, gb) in enumerate(zip(self.ns_opt.param_groups, self.torch_opt.param_groups)):
+        pairs = zip(self.ns_opt.param_groups, self.torch_opt.param_groups, strict=True)
+        for i, (ga, gb) in enumerate(pairs):
             for key in keys:
                 a, b = ga[key], gb[key]
                 if key == "betas":
@@ -64,7 +66,7 @@ class Twins:
         assert ours.last_epoch == theirs.last_epoch, where
 
     def check_params(self):
-        for a, b in zip(self.ns_params, self.torch_params):
+        for a, b in zip(self.ns_params, self.torch_params, strict=True):
             np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
@@ -100,7 +102,7 @@ def test_same_lrs_as_torch_over_100_steps(name, lrs):
         theirs.step()
         t.check(ours, theirs, f"{name} step {step + 1}")
     t.check_params()
-    for ga, gb in zip(t.ns_opt.param_groups, t.torch_opt.param_groups):
+    for ga, gb in zip(t.ns_opt.param_groups, t.torch_opt.param_groups, strict=True):
         assert ga["initial_lr"] == gb["initial_lr"]
 
 
@@ -119,10 +121,10 @@ def test_recursive_schedules_follow_outside_changes_like_torch():
             t.ns_opt.param_groups[0]["lr"] = 0.3
             t.torch_opt.param_groups[0]["lr"] = 0.3
         t.optimizer_step()
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=True):
             a.step()
             b.step()
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=True):
             t.check(a, b, f"chained step {step + 1}")
     t.check_params()
 
@@ -249,7 +251,7 @@ def test_one_cycle_lr_and_momentum_same_as_torch(name):
         ours.step()
     # torch's refused step leaves last_epoch at 101; ours changes nothing
     assert ours.last_epoch == 100
-    for ga, gb in zip(t.ns_opt.param_groups, t.torch_opt.param_groups):
+    for ga, gb in zip(t.ns_opt.param_groups, t.torch_opt.param_groups, strict=True):
         assert close(ga["lr"], gb["lr"]) and close(ga["momentum"], gb["momentum"])
 
 
@@ -348,7 +350,7 @@ def test_state_dict_round_trip_resumes_exactly(name):
 
     second = Twins((0.7, 0.7))  # other lrs: everything must come from the saved state
     second.steps = 30
-    for p, data in zip(second.ns_params, saved_params):
+    for p, data in zip(second.ns_params, saved_params, strict=True):
         p.data[...] = data
     fresh = build(ours_sched, second.ns_opt)
     second.ns_opt.load_state_dict(saved_opt)
@@ -356,7 +358,7 @@ def test_state_dict_round_trip_resumes_exactly(name):
     assert fresh.last_epoch == 30
     got += run_steps(second, fresh, 30, 60, metrics)
     assert got == expected
-    for a, b in zip(second.ns_params, whole.ns_params):
+    for a, b in zip(second.ns_params, whole.ns_params, strict=True):
         np.testing.assert_array_equal(a.data, b.data)
 
 

@@ -55,7 +55,7 @@ def test_accuracy_of_nothing_is_nan():
 
 def _top_k_brute_force(outputs, labels, k):
     hits = 0
-    for scores, label in zip(outputs, labels):
+    for scores, label in zip(outputs, labels, strict=True):
         better = sum(1 for s in scores if s > scores[label])  # classes scoring higher
         hits += better < k
     return hits / len(labels)
@@ -118,7 +118,7 @@ def test_confusion_matrix_matches_a_loop(rng):
     outputs = rng.standard_normal((100, 4))
     labels = rng.integers(0, 4, 100)
     expected = np.zeros((4, 4), dtype=np.int64)
-    for scores, label in zip(outputs, labels):
+    for scores, label in zip(outputs, labels, strict=True):
         expected[label, int(np.argmax(scores))] += 1
     counts = M.confusion_matrix(outputs, labels)
     np.testing.assert_array_equal(counts, expected)

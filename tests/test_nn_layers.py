@@ -409,7 +409,7 @@ def test_softmax_then_categorical_cross_entropy_is_cross_entropy_of_logits(dtype
     close(loss, loss_t, dtype, "value")
     loss.backward()
     loss_t.backward()
-    for (name, p), p_t in zip(ours.named_parameters(), theirs.parameters()):
+    for (name, p), p_t in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         close(p.grad, p_t.grad, dtype, f"gradient of {name}")
 
 

@@ -104,7 +104,7 @@ def test_zero_strengths_give_zero_and_leave_the_gradient_alone():
     expected = [p.grad.copy() for p in net.parameters()]
     net.zero_grad()
     (data_loss(net) + nn.penalty(net, 0.0, 0.0, 0.0, 0.0)).backward()
-    for p, grad in zip(net.parameters(), expected):
+    for p, grad in zip(net.parameters(), expected, strict=True):
         np.testing.assert_array_equal(p.grad, grad)
     assert nn.penalty(nn.ReLU(), weight_l2=1.0).item() == 0.0  # no parameters at all
 
@@ -150,7 +150,7 @@ def test_clip_grad_norm_matches_torch(max_norm, norm_type, dtype):
     flat = np.concatenate([g.ravel() for g in before])
     pre_clip = np.abs(flat).max() if math.isinf(norm_type) else np.linalg.norm(flat, norm_type)
     np.testing.assert_allclose(total.item(), pre_clip, rtol=rtol)  # the norm before clipping
-    for p, t, grad in zip(ours, theirs, before):
+    for p, t, grad in zip(ours[:-1], theirs[:-1], before, strict=True):
         np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=rtol, atol=rtol * 1e-2)
         assert p.grad.dtype == dtype
         if max_norm > pre_clip:
@@ -192,7 +192,7 @@ def test_clip_grad_norm_with_a_non_finite_norm_raises_only_when_asked():
         total = clip_grad_norm_(ours, 1.0)
     total_t = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
     assert math.isinf(total.item()) and math.isinf(total_t.item())
-    for p, t in zip(ours[:-1], theirs):
+    for p, t in zip(ours[:-1], theirs[:-1], strict=True):
         np.testing.assert_array_equal(p.grad, t.grad.numpy())  # NaN where torch has NaN
 
 
@@ -203,7 +203,7 @@ def test_clip_grad_value_matches_torch(clip_value, dtype):
     before = [p.grad for p in ours[:-1]]
     assert clip_grad_value_(ours, clip_value) is None
     torch.nn.utils.clip_grad_value_(theirs, clip_value)
-    for p, t, array in zip(ours, theirs, before):
+    for p, t, array in zip(ours[:-1], theirs[:-1], before, strict=True):
         assert p.grad is array  # in place
         np.testing.assert_array_equal(p.grad, t.grad.numpy())
         assert np.abs(p.grad).max() <= clip_value

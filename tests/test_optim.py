@@ -67,7 +67,7 @@ def torch_step(optimizer, params, step: int):
 
 
 def assert_params_close(ours, theirs, where: str, tol: float = TOL):
-    for i, (a, b) in enumerate(zip(ours, theirs)):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=0, atol=tol,
                                    err_msg=f"{where}: parameter {i}")
 
@@ -83,7 +83,7 @@ def run_twins(name: str, params_of, kwargs: dict, steps: int = STEPS, tol: float
         train_step(ours_opt, ours, step)
         torch_step(theirs_opt, theirs, step)
         assert_params_close(ours, theirs, f"{name}({kwargs}) step {step + 1}", tol)
-    moved = max(np.abs(p.data - w).max() for p, w in zip(ours, weights))
+    moved = max(np.abs(p.data - w).max() for p, w in zip(ours, weights, strict=True))
     assert moved > 1e-4, f"{name}({kwargs}) hardly moved the parameters ({moved:.1e})"
     return ours_opt, ours
 
@@ -236,7 +236,7 @@ def test_zero_grad(set_to_none):
     grads = [p.grad for p in params]
     assert all(g is not None and np.abs(g).max() > 0 for g in grads)
     opt.zero_grad(set_to_none=set_to_none)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         if set_to_none:
             assert p.grad is None
         else:
@@ -244,7 +244,7 @@ def test_zero_grad(set_to_none):
             np.testing.assert_array_equal(p.grad, np.zeros_like(p.data))
     # the next backward fills the gradients afresh, not on top of the old ones
     ns_loss(params, 0).backward()
-    for p, g_old in zip(params, [g.copy() for g in grads]):
+    for p, g_old in zip(params, [g.copy() for g in grads], strict=True):
         np.testing.assert_array_equal(p.grad, g_old)
 
 
@@ -281,7 +281,7 @@ def test_updates_in_place_and_allocates_state_once(name):
         ns_loss(params, step).backward()
         grads = [p.grad.copy() for p in params]
         opt.step()
-        for p, array, grad in zip(params, arrays, grads):
+        for p, array, grad in zip(params, arrays, grads, strict=True):
             assert p.data is array, f"{name} replaced a parameter's array"
             np.testing.assert_array_equal(p.grad, grad, err_msg=f"{name} wrote into .grad")
             for key, buffer in buffers[id(p)].items():
@@ -333,7 +333,7 @@ def test_state_dict_round_trip_is_bit_identical(name):
         assert fresh.param_groups[0][key] == value, f"{name}: option {key} not restored"
     for step in range(10, 20):  # B
         train_step(fresh, restored, step)
-    for i, (a, b) in enumerate(zip(params, restored)):
+    for i, (a, b) in enumerate(zip(params, restored, strict=True)):
         np.testing.assert_array_equal(a.data, b.data, err_msg=f"{name}: parameter {i}")
 
 

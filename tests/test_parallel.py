@@ -59,7 +59,7 @@ def test_results_do_not_depend_on_the_number_of_threads(name, threads):
     expected = _forward_backward(fn, arrays)
     for count in (2, 3, 8):  # 8 > some batch sizes: never an empty chunk
         threads(count)
-        for ours, reference in zip(_forward_backward(fn, arrays), expected):
+        for ours, reference in zip(_forward_backward(fn, arrays), expected, strict=True):
             np.testing.assert_array_equal(ours, reference)
 
 

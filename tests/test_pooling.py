@@ -336,7 +336,7 @@ def test_batch_norm_of_4d_input_matches_torch_in_training(affine, dtype):
         return out
 
     compare_with_torch(ours, theirs, [x, w, b] if affine else [x], dtype)
-    for a, t in zip(stats["ours"], stats["theirs"]):
+    for a, t in zip(stats["ours"], stats["theirs"], strict=True):
         np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-5 if dtype == np.float32
                                    else 1e-12)
 
@@ -367,7 +367,7 @@ def test_batch_norm_of_channels_last_input_matches_torch(dtype):
     TF.batch_norm(theirs[0], t_mean, t_var, *theirs[1:], training=True).backward(
         torch.tensor(g.astype(dtype)))
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    for a, t in zip(ours, theirs):
+    for a, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a.grad, t.grad.numpy(), **tol)
     np.testing.assert_allclose(mean.numpy(), t_mean.numpy(), **tol)
     np.testing.assert_allclose(var.numpy(), t_var.numpy(), **tol)
@@ -505,5 +505,5 @@ def test_pooling_and_interpolate_return_one_gradient_per_parent(call):
     out = call(ns.tensor(normal((2, 3, 4, 5)), requires_grad=True))
     grads = out._backward(np.ones(out.shape))
     assert isinstance(grads, tuple) and len(grads) == len(out._parents)
-    for grad, parent in zip(grads, out._parents):
+    for grad, parent in zip(grads, out._parents, strict=True):
         assert grad is None or grad.shape == parent.shape

@@ -207,7 +207,8 @@ def test_fashion_cnn_data_are_fashion_mlp_data_with_a_channel_axis(fashion_split
     splits = CNN.data()
     assert _sizes(splits) == EXPECTED["fashion-cnn"][1]
     for ours, flat in zip((splits.train, splits.val, splits.test),
-                          (fashion_splits.train, fashion_splits.val, fashion_splits.test)):
+                          (fashion_splits.train, fashion_splits.val, fashion_splits.test),
+                          strict=True):
         assert ours[0].shape == (len(flat[0]), 1, 28, 28)
         np.testing.assert_array_equal(ours[0][:, 0], flat[0])
         np.testing.assert_array_equal(ours[1], flat[1])

@@ -194,7 +194,7 @@ def compare_pieces(ns_fn, torch_fn, array, dtype):
     assert len(ours) == len(theirs), f"{len(ours)} pieces, torch {len(theirs)}"
     tol = {"rtol": 1e-12} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
     loss, torch_loss = 0, 0
-    for i, (a, b) in enumerate(zip(ours, theirs)):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         assert a.shape == tuple(b.shape), f"piece {i}: {a.shape} vs torch {tuple(b.shape)}"
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(a.numpy(), b.detach().numpy())

@@ -73,7 +73,7 @@ def test_nnscratch_conv2d_agrees():
        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)), ceil_mode=st.booleans())
 def test_pool_output_shape_matches_max_pool2d(size, kernel, stride, padding, dilation,
                                               ceil_mode):
-    padding = tuple(min(p, k // 2) for p, k in zip(padding, kernel))  # PyTorch's rule
+    padding = tuple(min(p, k // 2) for p, k in zip(padding, kernel, strict=True))  # PyTorch's rule
     x = torch.zeros(1, 1, *size)
     try:
         expected = tuple(TF.max_pool2d(x, kernel, stride, padding, dilation,
@@ -95,7 +95,7 @@ def test_pool_output_shape_matches_max_pool2d(size, kernel, stride, padding, dil
        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
        extra=st.tuples(st.integers(0, 2), st.integers(0, 2)))
 def test_conv_transpose_output_shape_matches(size, kernel, stride, padding, dilation, extra):
-    extra = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation))
+    extra = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation, strict=True))
     x, w = torch.zeros(1, 1, *size), torch.zeros(1, 1, *kernel)
     try:
         expected = tuple(TF.conv_transpose2d(x, w, None, stride, padding, extra, 1,

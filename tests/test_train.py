@@ -34,7 +34,7 @@ def weights(model):
 
 def assert_same_weights(a, b):
     assert len(a) == len(b)
-    for left, right in zip(a, b):
+    for left, right in zip(a, b, strict=True):
         np.testing.assert_array_equal(left, right)
 
 
@@ -313,7 +313,7 @@ def test_fit_gives_reduce_lr_on_plateau_the_val_loss():
     assert scheduler.seen == history["val_loss"]
     # the lr each epoch started with follows the plateau rule on those values
     lr, best = 0.02, math.inf
-    for value, logged in zip(history["val_loss"], history["lr"]):
+    for value, logged in zip(history["val_loss"], history["lr"], strict=True):
         assert logged == lr
         if value < best * (1 - 1e-4):
             best = value

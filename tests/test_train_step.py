@@ -158,7 +158,7 @@ def test_detach_keeps_the_discriminator_loss_out_of_the_generator():
                 seen.append(("D", all(g is None for g in grads)))
             else:
                 seen.append(("D", all(np.array_equal(a, b)
-                                      for a, b in zip(grads, self.g_grads))))
+                                      for a, b in zip(grads, self.g_grads, strict=True))))
 
     gan.fit(1, callbacks=[Grads()], validation_data=None)
     assert seen == [("D", True), "G"] * 4
@@ -407,7 +407,7 @@ def test_the_hook_runs_between_backward_and_step():
             assert optimizer is opt
             grads = all(p.grad is not None for p in trainer.model.parameters())
             unchanged = all(np.array_equal(a, b) for a, b in
-                            zip(self.before, weights(trainer.model)))
+                            zip(self.before, weights(trainer.model), strict=True))
             events.append(("after_backward", grads, unchanged))
 
         def on_batch_end(self, trainer, batch, logs):

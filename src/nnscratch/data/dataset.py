@@ -82,7 +82,7 @@ def _stack(items):
                 f"samples of a batch must have the same number of fields, got "
                 f"{sorted({len(item) for item in items})}"
             )
-        return tuple(_stack(list(field)) for field in zip(*items))
+        return tuple(_stack(list(field)) for field in zip(*items, strict=True))
     if isinstance(first, dict):
         return {key: _stack([item[key] for item in items]) for key in first}
     if isinstance(first, (bool, int, float)):

@@ -63,7 +63,7 @@ def download(url: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> bytes:
 def _complete_folder(folders) -> Path | None:
     for folder in folders:
         paths = [file_in(folder, name) for name in ALL_FILES]
-        if all(paths) and all(is_valid(p, name) for p, name in zip(paths, ALL_FILES)):
+        if all(paths) and all(is_valid(p, name) for p, name in zip(paths, ALL_FILES, strict=True)):
             return Path(folder)
     return None
 

@@ -69,7 +69,7 @@ def conv_padding(padding, kernel: tuple, stride: tuple, dilation: tuple,
     if any(s != 1 for s in stride):
         raise ValueError(f"{op}: padding='same' needs stride 1 (the output could not keep "
                          f"the input's size otherwise), got stride={tuple(stride)}")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
     return tuple((t // 2, t - t // 2) for t in totals)
 
 
@@ -82,7 +82,7 @@ def output_sizes(op: str, sizes: tuple, kernel: tuple, stride: tuple, pads: tupl
     """
     out = []
     for axis, size, k, s, (before, after), d in zip(axis_names(len(sizes)), sizes, kernel,
-                                                    stride, pads, dilation):
+                                                    stride, pads, dilation, strict=True):
         span = d * (k - 1) + 1
         padded = size + before + after
         if ceil_mode:
@@ -116,14 +116,14 @@ def transposed_output_sizes(op: str, sizes: tuple, kernel: tuple, stride: tuple,
                             shape=None) -> tuple[int, ...]:
     """transposed_size per axis, after checking output_padding < max(stride, dilation)
     (PyTorch's rule: it picks one of the sizes a strided conv maps to the input's)."""
-    if any(e >= max(s, d) for e, s, d in zip(output_padding, stride, dilation)):
+    if any(e >= max(s, d) for e, s, d in zip(output_padding, stride, dilation, strict=True)):
         raise ValueError(
             f"{op}: output_padding must be smaller than stride or dilation, got "
             f"output_padding={tuple(output_padding)}, stride={tuple(stride)}, "
             f"dilation={tuple(dilation)}"
         )
     out = tuple(transposed_size(*axis) for axis in zip(sizes, kernel, stride, padding,
-                                                       dilation, output_padding))
+                                                       dilation, output_padding, strict=True))
     if min(out) < 1:
         given = f"size {tuple(sizes)}" if shape is None else f"of shape {tuple(shape)}"
         raise ValueError(
@@ -148,7 +148,7 @@ def check_groups(groups, in_channels: int, out_channels: int, op: str) -> int:
 
 def check_pool_padding(padding: tuple, kernel: tuple, op: str) -> None:
     """PyTorch's rule: at most half the kernel, so every window sees an input value."""
-    if any(p > k // 2 for p, k in zip(padding, kernel)):
+    if any(p > k // 2 for p, k in zip(padding, kernel, strict=True)):
         raise ValueError(
             f"{op}: padding must be at most half the kernel size, got padding={padding} "
             f"for kernel_size={kernel}"

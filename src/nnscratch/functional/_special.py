@@ -29,7 +29,7 @@ def _erf_small(x):
     """erf(x) for |x| <= 0.5: x * P(x^2) / Q(x^2)."""
     z = x * x
     num, den = _SMALL_P[4] * z, z
-    for p, q in zip(_SMALL_P[:3], _SMALL_Q[:3]):
+    for p, q in zip(_SMALL_P[:3], _SMALL_Q[:3], strict=True):
         num, den = (num + p) * z, (den + q) * z
     return x * (num + _SMALL_P[3]) / (den + _SMALL_Q[3])
 
@@ -37,7 +37,7 @@ def _erf_small(x):
 def _erfc_mid(y):
     """erfc(y) for 0.5 < y <= 4: exp(-y^2) * P(y) / Q(y)."""
     num, den = _MID_P[8] * y, y
-    for p, q in zip(_MID_P[:7], _MID_Q[:7]):
+    for p, q in zip(_MID_P[:7], _MID_Q[:7], strict=True):
         num, den = (num + p) * y, (den + q) * y
     xp = backend.array_module(y)
     return xp.exp(-y * y) * (num + _MID_P[7]) / (den + _MID_Q[7])
@@ -47,7 +47,7 @@ def _erfc_large(y):
     """erfc(y) for y > 4: exp(-y^2) / y * (1/sqrt(pi) - P(1/y^2) / (y^2 Q(1/y^2)))."""
     z = 1.0 / (y * y)
     num, den = _LARGE_P[5] * z, z
-    for p, q in zip(_LARGE_P[:4], _LARGE_Q[:4]):
+    for p, q in zip(_LARGE_P[:4], _LARGE_Q[:4], strict=True):
         num, den = (num + p) * z, (den + q) * z
     tail = z * (num + _LARGE_P[4]) / (den + _LARGE_Q[4])
     xp = backend.array_module(y)

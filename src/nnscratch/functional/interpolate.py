@@ -72,16 +72,17 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 or not all(isinstance(f, (int, float, np.number)) and f > 0 for f in factors)):
             raise ValueError(f"{op}: scale_factor must be a positive number or a tuple of "
                              f"{spatial} of them, got {scale_factor!r}")
-        out_size = tuple(int(math.floor(n * float(f))) for n, f in zip(in_size, factors))
+        out_size = tuple(int(math.floor(n * float(f)))
+                         for n, f in zip(in_size, factors, strict=True))
         if any(n < 1 for n in out_size):
             raise ValueError(f"{op}: scale_factor={scale_factor!r} gives an empty output "
                              f"{out_size} for input of shape {tuple(x.shape)}")
         scales = ((None,) * spatial if recompute_scale_factor
                   else tuple(float(f) for f in factors))
     xp = backend.array_module(x)
-    sources = [_nearest_sources(n, m, s) for n, m, s in zip(in_size, out_size, scales)]
+    sources = [_nearest_sources(n, m, s) for n, m, s in zip(in_size, out_size, scales, strict=True)]
     out = x
-    for axis, (index, n) in enumerate(zip(sources, in_size)):
+    for axis, (index, n) in enumerate(zip(sources, in_size, strict=True)):
         repeats = _repeats(index, n)
         if repeats is not None:  # every input read `repeats` times in a row (scale 2, 3...)
             out = xp.repeat(out, repeats, axis=axis + 2) if repeats > 1 else out
@@ -90,7 +91,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
 
     def backward(g):
         grad = g
-        for axis, (index, n) in enumerate(zip(sources, in_size)):
+        for axis, (index, n) in enumerate(zip(sources, in_size, strict=True)):
             grad = _gather_backward(grad, index, n, axis + 2)
         return (grad,)
 

@@ -50,23 +50,24 @@ class _Windows(NamedTuple):
         for index, offset in enumerate(itertools.product(*ranges)):
             yield index, (Ellipsis,) + tuple(
                 slice(o * d, o * d + s * (n - 1) + 1, s)
-                for o, d, s, n in zip(offset, self.dilation, self.stride, self.out_size)
+                for o, d, s, n in zip(offset, self.dilation, self.stride, self.out_size,
+                                      strict=True)
             )
 
     @property
     def disjoint(self) -> bool:
         """Whether no input position is read by two different offsets (no overlap)."""
         return all(s >= d * (k - 1) + 1
-                   for k, s, d in zip(self.kernel, self.stride, self.dilation))
+                   for k, s, d in zip(self.kernel, self.stride, self.dilation, strict=True))
 
     @property
     def interior(self) -> tuple:
         """The slices of the padded array that hold the input."""
         return (Ellipsis,) + tuple(slice(before, before + n)
-                                   for (before, _), n in zip(self.pads, self.in_size))
+                                   for (before, _), n in zip(self.pads, self.in_size, strict=True))
 
     def padded_shape(self, lead: tuple) -> tuple:
-        return lead + tuple(n + a + b for n, (a, b) in zip(self.in_size, self.pads))
+        return lead + tuple(n + a + b for n, (a, b) in zip(self.in_size, self.pads, strict=True))
 
 
 # --- arguments and geometry -------------------------------------------------------------
@@ -106,7 +107,7 @@ def _windows(shape, spatial: int, kernel_size, stride, padding, dilation, ceil_m
     # `padding`, and without it less may do).
     pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, 0))
                  for n, o, k, s, p, d in zip(in_size, out_size, kernel, stride, padding,
-                                             dilation))
+                                             dilation, strict=True))
     return _Windows(kernel, stride, padding, dilation, in_size, out_size, pads)
 
 
@@ -186,7 +187,7 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
 
     # Whether the windows tile the input exactly, without gaps or overlaps.
     tiled = x_pad is x and all(k == s and d == 1 and n == o * k for k, s, d, n, o in zip(
-        win.kernel, win.stride, win.dilation, win.in_size, win.out_size))
+        win.kernel, win.stride, win.dilation, win.in_size, win.out_size, strict=True))
 
     def backward(g):
         grad = xp.empty_like(x_pad, dtype=g.dtype)
@@ -265,7 +266,7 @@ def _window_sizes(win: _Windows, count_include_pad: bool, xp, dtype):
     count_include_pad is set, but never the part of a ceil_mode window past it."""
     divisor = None
     for axis, (n, k, s, p) in enumerate(zip(win.in_size, win.kernel, win.stride,
-                                            win.padding)):
+                                            win.padding, strict=True)):
         starts = np.arange(win.out_size[axis]) * s - p
         ends = np.minimum(starts + k, n + p)
         if not count_include_pad:
@@ -392,7 +393,7 @@ def _adaptive_sizes(output_size, in_size: tuple, op: str) -> tuple[int, ...]:
             f"{op}: output_size must be a positive int or a tuple of {n} positive ints or "
             f"None (None keeps that axis), got {output_size!r}"
         )
-    return tuple(int(m if s is None else s) for s, m in zip(sizes, in_size))
+    return tuple(int(m if s is None else s) for s, m in zip(sizes, in_size, strict=True))
 
 
 def _adaptive_matrix(n_in: int, n_out: int, xp, dtype):

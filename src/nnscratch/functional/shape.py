@@ -270,7 +270,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
 
     if mode == "constant":
-        inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape, strict=True))
         out = xp.pad(x, widths, mode="constant", constant_values=value)
 
         def backward(g):

@@ -21,7 +21,7 @@ def perceptron_rule(x, t, epochs: int = 20, lr: float = 0.1):
     w = np.zeros(x.shape[1], dtype=np.float32)
     b = 0.0
     for _ in range(epochs):
-        for xi, ti in zip(x, t):
+        for xi, ti in zip(x, t, strict=True):
             error = ti - step(Tensor(np.array(xi @ w + b))).item()
             w += lr * error * xi
             b += lr * error
@@ -47,7 +47,7 @@ class Perceptron(Recipe):
 
         out = predict(model, GATE_INPUTS)
         say("sigmoid neurons (gradient descent):   x1 x2 -> AND  OR")
-        for (a, b), (p_and, p_or) in zip(GATE_INPUTS.astype(int), out):
+        for (a, b), (p_and, p_or) in zip(GATE_INPUTS.astype(int), out, strict=True):
             say(f"                                      {a}  {b}  ->  {p_and:.2f} {p_or:.2f}")
         say("step neurons (perceptron rule):        x1 x2 -> AND OR")
         rules = [perceptron_rule(GATE_INPUTS, GATE_TARGETS[:, k]) for k in range(2)]

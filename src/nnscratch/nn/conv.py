@@ -160,15 +160,15 @@ class ConvTranspose2d(_ConvNd):
         smallest = tuple(
             transposed_size(n, k, s, p, d)
             for n, k, s, p, d in zip(x.shape[-2:], self.kernel_size, self.stride,
-                                     self.padding, self.dilation)
+                                     self.padding, self.dilation, strict=True)
         )
-        largest = tuple(m + s - 1 for m, s in zip(smallest, self.stride))
-        if any(not lo <= n <= hi for n, lo, hi in zip(size, smallest, largest)):
+        largest = tuple(m + s - 1 for m, s in zip(smallest, self.stride, strict=True))
+        if any(not lo <= n <= hi for n, lo, hi in zip(size, smallest, largest, strict=True)):
             raise ValueError(
                 f"{self!r}: requested an output size of {size}, but valid sizes range from "
                 f"{smallest} to {largest} for an input of size {tuple(x.shape[-2:])}"
             )
-        return tuple(n - lo for n, lo in zip(size, smallest))
+        return tuple(n - lo for n, lo in zip(size, smallest, strict=True))
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         self._check_input(x)

@@ -101,7 +101,7 @@ class LRScheduler:
         self._step_count += 1
         self.last_epoch += 1
         lrs = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, lrs):
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -265,7 +265,7 @@ class CosineAnnealingLR(LRScheduler):
         if (t - 1 - T) % (2 * T) == 0:  # leaving the trough: lr - eta_min is 0 there
             rise = (1 - math.cos(math.pi / T)) / 2
             return [lr + (base - eta_min) * rise
-                    for lr, base in zip(self._current_lrs(), self.base_lrs)]
+                    for lr, base in zip(self._current_lrs(), self.base_lrs, strict=True)]
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [eta_min + ratio * (lr - eta_min) for lr in self._current_lrs()]
 
@@ -404,7 +404,7 @@ class ReduceLROnPlateau(LRScheduler):
                     f"but min_lr was given for {len(self.min_lrs)}; set min_lrs to match"
                 )
             self.min_lrs = [self.default_min_lr] * len(groups)
-        for group, min_lr in zip(groups, self.min_lrs):
+        for group, min_lr in zip(groups, self.min_lrs, strict=True):
             old = float(group["lr"])
             new = max(old * self.factor, min_lr)
             if old - new > self.eps:

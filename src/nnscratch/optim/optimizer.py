@@ -168,7 +168,7 @@ class Optimizer:
                 f"{len(self.param_groups)}"
             )
         params = [p for g in self.param_groups for p in g["params"]]
-        for saved, group in zip(groups, self.param_groups):
+        for saved, group in zip(groups, self.param_groups, strict=True):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
                     f"loaded parameter group has {len(saved['params'])} parameters, "
@@ -190,7 +190,7 @@ class Optimizer:
                     else copy.deepcopy(v))
                 for k, v in values.items()
             }
-        for saved, group in zip(groups, self.param_groups):
+        for saved, group in zip(groups, self.param_groups, strict=True):
             for k, v in saved.items():
                 if k != "params":
                     group[k] = copy.deepcopy(v)

@@ -14,7 +14,7 @@ class GradcheckError(AssertionError):
 
 def _scalar_projection(outputs, weights):
     total = None
-    for out, w in zip(outputs, weights):
+    for out, w in zip(outputs, weights, strict=True):
         term = (out * Tensor(w)).sum()
         total = term if total is None else total + term
     return total

@@ -146,7 +146,7 @@ def curves(history, path, title: str | None = None) -> Path:
     epochs = np.arange(1, next(iter(lists.values())).size + 1)
     figure = _figure(5.0 * len(panels), 4.0)
     all_axes = figure.subplots(1, len(panels), squeeze=False)[0]
-    for axes, bases in zip(all_axes, panels):
+    for axes, bases in zip(all_axes, panels, strict=True):
         if bases == ["lr"]:
             axes.plot(epochs, lists["lr"], color="C7", marker="o" if epochs.size <= 30 else None,
                       markersize=3)

@@ -285,11 +285,11 @@ def receptive_field_rows(rows, input_shape) -> list[RFRow]:
             ended = True
         elif geometry is not None:
             kernel, stride, pads, dilation = geometry
-            spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-            r = tuple(ri + (e - 1) * ji for ri, e, ji in zip(r, spans, j))
+            spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+            r = tuple(ri + (e - 1) * ji for ri, e, ji in zip(r, spans, j, strict=True))
             start = tuple(si + ((e - 1) / 2 - p) * ji
-                          for si, e, p, ji in zip(start, spans, pads, j))
-            j = tuple(ji * s for ji, s in zip(j, stride))
+                          for si, e, p, ji in zip(start, spans, pads, j, strict=True))
+            j = tuple(ji * s for ji, s in zip(j, stride, strict=True))
         elif not (is_image and shape[1:] == previous[1:]):
             known = False  # geometry changed by a layer we cannot read
         if ended:

@@ -79,7 +79,7 @@ def summary(model: Module, input_shape, dtype=None) -> str:
     def line(layer: str, shape: str, *rest: str) -> str:
         *middle, count = rest
         cells = [f"{layer:<{widths[0]}}", f"{shape:<{widths[1]}}"]
-        cells += [f"{cell:<{width}}" for cell, width in zip(middle, widths[2:-1])]
+        cells += [f"{cell:<{width}}" for cell, width in zip(middle, widths[2:-1], strict=True)]
         return "   ".join([*cells, f"{count:>{widths[-1]}}"]).rstrip()
 
     total = model.num_parameters()
@@ -87,7 +87,8 @@ def summary(model: Module, input_shape, dtype=None) -> str:
     rule = "=" * (sum(widths) + 3 * (len(widths) - 1))
     out = [f"Model: {type(model).__name__}, input shape {shape}",
            rule, line(*headers), rule]
-    cells = zip(layers, shapes, fields, counts) if fields else zip(layers, shapes, counts)
+    columns = (layers, shapes, fields, counts) if fields else (layers, shapes, counts)
+    cells = zip(*columns, strict=True)
     out += [line(*row) for row in cells]
     out += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
             f"Non-trainable params: {total - trainable:,}"]

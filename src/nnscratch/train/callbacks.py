@@ -79,7 +79,7 @@ class Monitor:
         the value to beat. Returns that epoch, or None (a fresh run)."""
         self.best, best_epoch = self.worst, None
         values = history.history.get(key or self.monitor, ())
-        for epoch, value in zip(history.epochs, values):
+        for epoch, value in zip(history.epochs, values, strict=True):
             if self.improved(value):
                 self.best, best_epoch = value, epoch
         return best_epoch
