@@ -20,27 +20,21 @@ STEPS = (50, 100, 200)
 BATCH, HIDDEN = 64, 256
 
 
+def _read_every_step(x, steps: int) -> None:
+    """Forward (x * 1 read one step at a time) and backward; the same code for either
+    framework's tensor."""
+    x.grad = None
+    h = x * 1.0
+    total = h[0].sum()
+    for t in range(1, steps):
+        total = total + h[t].sum()
+    total.backward()
+
+
 def _case(steps: int):
     x0 = np.random.default_rng(0).standard_normal((steps, BATCH, HIDDEN)).astype(np.float32)
     x, tx = ns.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
-
-    def ours():
-        x.grad = None
-        h = x * 1.0
-        total = h[0].sum()
-        for t in range(1, steps):
-            total = total + h[t].sum()
-        total.backward()
-
-    def theirs():
-        tx.grad = None
-        h = tx * 1.0
-        total = h[0].sum()
-        for t in range(1, steps):
-            total = total + h[t].sum()
-        total.backward()
-
-    return ours, theirs
+    return (lambda: _read_every_step(x, steps)), (lambda: _read_every_step(tx, steps))
 
 
 def rows() -> list[tuple[str, float, float]]:
