@@ -24,17 +24,20 @@ def _format_scores(scores: dict) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
 
 
-def _positive(kind, what: str):
-    """An argparse type: a number of `kind` above zero, so that `--epochs 0` is a usage
-    error (exit 2) caught before any data is loaded or a run folder made."""
+def _positive(kind, what: str, zero_allowed: bool = False):
+    """An argparse type: a number of `kind` above zero (or at least zero), so that
+    `--epochs 0` is a usage error (exit 2) caught before any data is loaded or a run
+    folder made."""
+    bound = ">= 0" if zero_allowed else "> 0"
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not value > 0:  # `not >` also rejects nan
-            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}")
+        # `not >` also rejects nan
+        if value is None or not (value >= 0 if zero_allowed else value > 0):
+            raise argparse.ArgumentTypeError(f"expected {what} {bound}, got {text!r}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
@@ -201,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs", help="folder for run folders (default runs)")
     train.add_argument("--resume", metavar="RUN", help="run folder (its last.npz) or checkpoint "
                        "to continue from, in its own folder, up to --epochs in total")
-    train.add_argument("--patience", type=int, help="stop early after this many epochs "
+    train.add_argument("--patience", type=_positive(int, "a whole number", zero_allowed=True),
+                       help="stop early after this many epochs "
                        "without improvement of the validation loss")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)

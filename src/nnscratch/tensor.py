@@ -202,7 +202,15 @@ def as_array(data, dtype=None):
     xp = backend.array_module(data)
     if hasattr(data, "dtype") and hasattr(data, "shape"):
         return xp.array(data, dtype=dtype, copy=True)
-    array = np.array(data, dtype=dtype)
+    try:
+        array = np.array(data, dtype=dtype)
+    except ValueError as error:
+        if "inhomogeneous" not in str(error):
+            raise
+        raise ValueError(
+            "tensor(): expected a rectangular nested list (every row of the same length, "
+            f"numbers at the same depth), got a ragged one: {error}"
+        ) from None
     if dtype is None:
         kind = array.dtype.kind
         if kind == "f":

@@ -35,6 +35,16 @@ def constant(value, like: Tensor | None = None) -> Tensor:
     return out
 
 
+def check_floating_input(x, w, op: str) -> None:
+    """Integer or bool inputs are refused, as PyTorch refuses mixed dtypes, rather than
+    computed silently in another precision than the weight's."""
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating-point input like the weight ({w.dtype}), got "
+            f"dtype {x.dtype}; convert it first, e.g. x.float()"
+        )
+
+
 def tensors(a, b) -> tuple[Tensor, Tensor]:
     """Both operands of a binary op as tensors (a constant takes the other's dtype)."""
     if not isinstance(a, Tensor):

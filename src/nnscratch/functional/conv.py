@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .. import autograd
 from ..tensor import Tensor, record
-from ._common import channel_sums, column_sums, constant
+from ._common import channel_sums, check_floating_input, column_sums, constant
 from ._geometry import (
     check_groups,
     conv_padding,
@@ -180,6 +180,7 @@ def _lift(input, weight, bias, op: str, spatial: int, weight_layout: str):
     """Check dimensions; return the data as 4-D arrays (batched, height 1 for 1-D ops) and
     whether the input was unbatched."""
     x, w = input.data, weight.data
+    check_floating_input(x, w, op)
     batched_text = "(N, C, L)" if spatial == 1 else "(N, C, H, W)"
     if x.ndim not in (spatial + 1, spatial + 2):
         raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, record
-from ._common import tensors
+from ._common import check_floating_input, constant, tensors
 
 
 def matmul(input, other) -> Tensor:
@@ -67,7 +67,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     d/dx = g W, d/dW = g^T x (summed over all leading axes of x), d/db = g summed over them.
     """
+    input, weight = constant(input), constant(weight)
     x, w = input.data, weight.data
+    check_floating_input(x, w, "linear")
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError(
             f"linear: expected input of shape (*, {w.shape[-1] if w.ndim else '?'}) "

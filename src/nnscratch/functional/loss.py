@@ -25,6 +25,11 @@ def _float_target(target, input: Tensor, op: str):
     xp = backend.array_module(input.data)
     t = xp.asarray(_data(target), dtype=input.data.dtype)
     check_same_shape(input, t, op)
+    if t.size:
+        low, high = float(t.min()), float(t.max())
+        if not (0.0 <= low and high <= 1.0):  # written so that NaN fails too
+            raise ValueError(f"{op}: expected targets in [0, 1] (labels or probabilities), "
+                             f"got values from {low} to {high}")
     return t
 
 

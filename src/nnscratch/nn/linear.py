@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -23,11 +24,14 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
+        sizes = (in_features, out_features)
+        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0
+                   for n in sizes):
             raise ValueError(
-                f"Linear: features must be positive, got in_features={in_features}, "
-                f"out_features={out_features}"
+                f"Linear: expected in_features and out_features to be positive ints, got "
+                f"in_features={in_features!r}, out_features={out_features!r}"
             )
+        in_features, out_features = int(in_features), int(out_features)
         dtype = np.dtype(dtype or backend.get_default_dtype())
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
@@ -43,6 +47,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):  # an array or nested list, as a constant input
+            x = Tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input of shape (*, {self.in_features}), "

@@ -7,6 +7,7 @@ Assigning a Parameter or a Module to an attribute registers it, so `parameters()
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -250,6 +251,9 @@ class Module:
         unexpected keys fail; shape or dtype mismatches always fail. The error lists every
         problem and leaves the module unchanged.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays (what "
+                            f"state_dict() returns), got {type(state_dict).__name__}")
         own = self._state_tensors()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 from pathlib import Path
 
 from .. import io
@@ -93,8 +94,12 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False):
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) \
+                or patience < 0:
+            raise ValueError(f"EarlyStopping: expected patience to be an int >= 0, got "
+                             f"{patience!r}")
         self.tracker = Monitor(monitor, mode, min_delta)
-        self.patience = patience
+        self.patience = int(patience)
         self.restore_best_weights = restore_best_weights
         self.wait = 0
         self.best_weights = None

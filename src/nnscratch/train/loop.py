@@ -198,6 +198,9 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
         loader = as_loader(x, batch_size, shuffle=False)
     else:
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"predict: expected numeric inputs (an array or tensor of numbers), "
+                            f"got an array of dtype {data.dtype}")
         loader = DataLoader(TensorDataset(data), batch_size=batch_size)
     was_training = model.training
     model.eval()
