@@ -45,7 +45,7 @@ def test_tensors_and_numpy_scalars_are_stored_as_plain_values(tmp_path):
 def test_load_never_unpickles(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, **{"__header__": np.array([{"x": 1}], dtype=object)})
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ns.CheckpointError, match="never objects or pickles"):
         ns.load(path)
 
 
@@ -56,12 +56,12 @@ def test_load_rejects_foreign_and_damaged_files(tmp_path):
         ns.load(foreign)
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ns.CheckpointError, match="not an nnscratch .npz file"):
         ns.load(damaged)
     good = ns.save({"a": np.ones(100)}, tmp_path / "good.npz")
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(ValueError):
+    with pytest.raises(ns.CheckpointError, match="damaged"):
         ns.load(truncated)
     with pytest.raises(FileNotFoundError, match="no file"):
         ns.load(tmp_path / "missing.npz")

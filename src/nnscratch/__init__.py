@@ -45,14 +45,15 @@ bind_tensor_methods()
 
 # These packages use Tensor's bound operators, so they load after bind_tensor_methods().
 from . import data, nn, optim, tools, train  # noqa: E402
-from .io import load, save  # noqa: E402
+from .io import CheckpointError, load, save  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "arange", "bool_", "data", "enable_grad", "float16", "float32", "float64", "full",
-    "full_like", "functional", "get_default_dtype", "get_num_threads", "int32", "int64",
-    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim",
-    "rand", "rand_like", "randn", "randn_like", "save", "set_default_dtype",
-    "set_num_threads", "Tensor", "tensor", "tools", "train", "zeros", "zeros_like",
+    "arange", "bool_", "CheckpointError", "data", "enable_grad", "float16", "float32",
+    "float64", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
+    "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "ones",
+    "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "save",
+    "set_default_dtype", "set_num_threads", "Tensor", "tensor", "tools", "train", "zeros",
+    "zeros_like",
 ]
