@@ -131,7 +131,7 @@ def load(path):
         except CheckpointError:
             raise
         except io_checks._DAMAGE as error:
-            raise fail(path, f"is damaged ({type(error).__name__}: {error})") from None
+            raise fail(path, f"is damaged ({io_checks.explain(error)})") from None
     return _decode(content, {name.removesuffix(".npy"): a for name, a in arrays.items()})
 
 

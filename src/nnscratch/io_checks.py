@@ -60,6 +60,13 @@ def fail(path, problem: str) -> CheckpointError:
     return CheckpointError(f"load: {path} {problem}")
 
 
+def explain(error: BaseException) -> str:
+    """A low-level error as "zipfile.BadZipFile: Bad CRC-32 for file 'a0.npy'"."""
+    kind = type(error)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {error}" if str(error) else name
+
+
 def describe(start: bytes) -> str:
     """What a file that does not start like a zip archive looks like instead."""
     if not start:
