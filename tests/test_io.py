@@ -378,6 +378,12 @@ def test_save_refuses_keys_it_cannot_read_back(tmp_path, obj, error, fragment):
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["keep.npz"]
 
 
+def test_numpy_scalars_that_are_not_plain_values_are_refused(tmp_path):
+    with pytest.raises(TypeError, match="cannot store a date;"):
+        ns.save({"t": np.datetime64("2026-01-01")}, tmp_path / "t.npz")
+    assert not (tmp_path / "t.npz").exists()
+
+
 def test_int_keys_including_numpy_ints_come_back_as_ints(tmp_path):
     state = {0: {"step": 1}, np.int64(7): [1, 2], -3: "x", "name": {10: np.ones(1)}}
     loaded = ns.load(ns.save(state, tmp_path / "k.npz"))

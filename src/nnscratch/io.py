@@ -10,7 +10,8 @@ leaves the old file or the new one, never half of one.
 The file: member "__header__.npy" holds the UTF-8 JSON
 {"format": FORMAT, "version": VERSION, "content": ..., "arrays": [...]}, where content is
 the saved structure with each array replaced by {"__array__": i}; array i is member
-"a<i>.npy", and arrays[i] declares its dtype, shape and fortran_order.
+"a<i>.npy", and arrays[i] declares its dtype, shape and fortran_order. A file may declare
+at most `io_checks.MAX_LOAD_BYTES` (16 GiB) of arrays; more is refused before allocating.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def _encode(obj, arrays: list, depth: int = 0):
             raise TypeError(f"save: only numeric and bool arrays can be saved, got {obj.dtype}")
         arrays.append(obj)
         return {_ARRAY: len(arrays) - 1}
-    if isinstance(obj, np.generic):
-        return obj.item()
+    if isinstance(obj, np.generic):  # a NumPy scalar is stored as the Python value it holds
+        return _encode(obj.item(), arrays, depth)
     if isinstance(obj, dict):
         encoded, int_keys = {}, []
         for key, value in obj.items():
@@ -109,7 +110,8 @@ def save(obj, path) -> Path:
 def load(path):
     """Read what `save` wrote. Raises FileNotFoundError, or CheckpointError (a ValueError)
     naming the file and the problem for a file that is damaged or not an nnscratch
-    checkpoint; never unpickles, and reads only the arrays the header refers to."""
+    checkpoint; never unpickles, reads only the arrays the header refers to, and refuses
+    a file declaring more than io_checks.MAX_LOAD_BYTES (16 GiB) of them."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {path}")
