@@ -307,11 +307,38 @@ def test_terminate_on_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, bad
     assert not all(np.isfinite(w).all() for w in weights(model))  # the bad step happened
 
 
-def test_without_terminate_on_nan_training_goes_on():
+def test_fit_stops_on_nan_by_default_and_goes_on_when_told_not_to(tmp_path):
+    x, y, model, opt = spiral_setup()
+    checkpoints = C.ModelCheckpoint(tmp_path, monitor="loss")
+    history = fit(model, BreaksAt(call=4 + 2, bad=math.nan), opt, (x, y), epochs=3,
+                  batch_size=32, progress=False, callbacks=[checkpoints])
+    assert history.diverged and history.epochs == [1]
+    assert "loss became nan at epoch 2, batch 2" in history.stop_reason
+    assert "those of epoch 1" in history.stop_reason
+    saved = ns.load(tmp_path / "last.npz")  # NaN weights never replaced the good ones
+    assert saved["epoch"] == 1
+    assert all(np.isfinite(w).all() for w in saved["model"].values())
     x, y, model, opt = spiral_setup()
     history = fit(model, BreaksAt(call=2, bad=math.nan), opt, (x, y), epochs=2,
-                  progress=False)
-    assert len(history) == 2 and math.isnan(history["loss"][1])
+                  progress=False, terminate_on_nan=False)
+    assert len(history) == 2 and math.isnan(history["loss"][1]) and not history.diverged
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_fit_refuses_data_holding_nan_or_inf_unless_allowed(bad):
+    x, y, model, opt = spiral_setup()
+    x = np.array(x, dtype=np.float32)
+    x[3, 1] = bad
+    with pytest.raises(ValueError, match=r"train_data\[0\] holds 1 nan or infinite value\(s\) "
+                                         r"of \d+; expected finite numbers"):
+        fit(model, nn.CrossEntropyLoss(), opt, (x, y), progress=False)
+    with pytest.raises(ValueError, match=r"validation_data\[0\] holds 1"):
+        fit(model, nn.CrossEntropyLoss(), opt, (np.ones_like(x), y), progress=False,
+            validation_data=(x, y))
+    with np.errstate(all="ignore"):  # asked for: it trains (and stops at the nan loss)
+        history = fit(model, nn.CrossEntropyLoss(), opt, (x, y), progress=False,
+                      check_finite=False)
+    assert history.diverged
 
 
 def test_restore_best_weights_undoes_an_aborted_epoch():
@@ -330,8 +357,8 @@ def test_terminate_on_nan_prints_the_reason_with_lines(capsys):
     fit(model, BreaksAt(call=2, bad=math.nan), opt, (x, y), epochs=2, batch_size=32,
         progress="lines", callbacks=[C.TerminateOnNaN()])
     err = capsys.readouterr().err
-    assert err.strip() == ("loss became nan at epoch 1, batch 2: training stopped; the last "
-                           "checkpoint written holds the last good weights")
+    assert err.strip() == ("loss became nan at epoch 1, batch 2: training stopped; no epoch "
+                           "was completed, so no checkpoint holds good weights")
 
 
 # --- CSVLogger / JSONLinesLogger ----------------------------------------------------------

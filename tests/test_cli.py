@@ -185,6 +185,14 @@ def test_train_sine_is_a_regression(capsys, tmp_path):
     assert set(json.loads((folder / "test.json").read_text())) == {"loss", "mae", "r2"}
 
 
+def test_a_diverging_run_is_one_line_exit_1_and_no_nan_results(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "sine", "--lr", "1e6", "--quiet", "--out", tmp_path)
+    assert_one_line_error(code, err, "sine diverged: loss became", "epoch 1",
+                          "no test results were written")
+    (folder,) = tmp_path.iterdir()
+    assert not (folder / "test.json").exists() and not (folder / "last.npz").exists()
+
+
 def _table(out: str, header: str) -> dict:
     """{(x1, x2): (AND, OR)} read from the four rows under `header`."""
     rows = out.split(header, 1)[1].splitlines()[1:5]

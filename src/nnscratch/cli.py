@@ -45,11 +45,17 @@ def _positive(kind, what: str, zero_allowed: bool = False):
 
 
 def cmd_train(args) -> int:
+    import numpy as np
+
     from .models.runner import train_recipe
 
-    summary = train_recipe(args.recipe, args.epochs, args.batch_size, args.lr, args.seed,
-                           args.out, args.resume, progress="lines" if not args.quiet else False,
-                           say=_say, patience=args.patience)
+    # A diverging run is reported in one line (fit stops at the first non-finite loss),
+    # not after a screen of NumPy's overflow warnings that led to it.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        summary = train_recipe(args.recipe, args.epochs, args.batch_size, args.lr, args.seed,
+                               args.out, args.resume,
+                               progress="lines" if not args.quiet else False, say=_say,
+                               patience=args.patience)
     if "stopped" in summary:
         _say(summary["stopped"])
     epochs = summary["epochs"]

@@ -169,6 +169,9 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                   callbacks=callbacks, scheduler=scheduler, progress=progress,
                   resume_from=resume_from)
     seconds = time.perf_counter() - started
+    if history.diverged:  # no NaN model is evaluated, plotted or presented as a result
+        raise RuntimeError(f"{name} diverged: {history.stop_reason} (try a smaller --lr); "
+                           f"no test results were written; run folder: {folder}")
     summary = {"folder": str(folder), "seconds": seconds, "epochs": len(history)}
     if history.stop_reason:
         summary["stopped"] = history.stop_reason

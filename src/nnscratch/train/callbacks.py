@@ -225,16 +225,20 @@ class LRSchedulerStep(Callback):
 class TerminateOnNaN(Callback):
     """Stop at once when a logged value of a batch (the loss; each of a custom step's
     values) is nan or infinite; the epoch is not completed, so no checkpoint of the broken
-    weights is written and the last good one stays."""
+    weights is written and the last good one stays. fit adds one unless told not to
+    (terminate_on_nan=False). The run's history is marked `diverged`."""
 
     def on_batch_end(self, trainer, batch, logs):
         for key, value in logs.items():
             if not math.isfinite(value):
-                trainer.stop(
-                    f"{key} became {value} at epoch {trainer.epoch + 1}, batch {batch + 1}: "
-                    "training stopped; the last checkpoint written holds the last good weights",
-                    abort_epoch=True,
-                )
+                if trainer.epoch == 0:
+                    kept = "no epoch was completed, so no checkpoint holds good weights"
+                else:
+                    kept = ("the last checkpoint written (if any) holds the last good weights, "
+                            f"those of epoch {trainer.epoch}")
+                trainer.diverged = True
+                trainer.stop(f"{key} became {value} at epoch {trainer.epoch + 1}, batch "
+                             f"{batch + 1}: training stopped; {kept}", abort_epoch=True)
                 return
 
 

@@ -8,6 +8,9 @@ import math
 class History:
     """`history.history['val_loss'][i]` is the value after epoch `history.epochs[i]`."""
 
+    stop_reason: str | None = None  # why fit stopped early, set by fit
+    diverged: bool = False  # a logged value became nan or infinite (TerminateOnNaN)
+
     def __init__(self, history: dict | None = None, epochs: list | None = None):
         self.history: dict[str, list] = {k: list(v) for k, v in (history or {}).items()}
         self.epochs: list[int] = list(epochs or [])

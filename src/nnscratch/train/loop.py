@@ -12,6 +12,7 @@ from ..autograd import no_grad
 from ..data import DataLoader, Dataset, TensorDataset, train_val_split
 from ..tensor import Tensor
 from . import metrics as metric_functions
+from .callbacks import TerminateOnNaN
 from .history import History
 from .step import SupervisedEvalStep, SupervisedStep
 from .trainer import Trainer, run_eval
@@ -95,6 +96,22 @@ def _trainer_for(model, loss, optimizer, scheduler, metrics, step, eval_step, mo
                    _one_or_named(scheduler, schedulers, "scheduler", "schedulers"), **options)
 
 
+def _check_finite(data, name: str) -> None:
+    """A clear error before training for arrays of data holding nan or inf."""
+    if not isinstance(data, (tuple, list)):
+        return
+    for position, field in enumerate(data):
+        array = field.data if isinstance(field, Tensor) else field
+        if isinstance(array, np.ndarray) and array.dtype.kind == "f" \
+                and not np.isfinite(array).all():
+            bad = int(array.size - np.isfinite(array).sum())
+            raise ValueError(
+                f"fit: {name}[{position}] holds {bad} nan or infinite value(s) of "
+                f"{array.size}; expected finite numbers (clean the data, or pass "
+                "check_finite=False to train on them anyway)"
+            )
+
+
 def fit(
     model=None,
     loss=None,
@@ -117,6 +134,8 @@ def fit(
     models: dict | None = None,
     optimizers: dict | None = None,
     schedulers: dict | None = None,
+    terminate_on_nan: bool = True,
+    check_finite: bool = True,
 ) -> History:
     """Train `model` to minimise `loss(model(x), y)` with `optimizer` for `epochs` epochs,
     or run a train step of your own on every batch.
@@ -142,11 +161,22 @@ def fit(
     in train mode each epoch, steps the schedulers, and checkpoints and resumes them all.
     train_data may then be a tuple of one array, (x,).
 
+    terminate_on_nan: stop at the first non-finite loss (or logged value) before it reaches
+    the weights on disk (adds a TerminateOnNaN; history.diverged tells). check_finite:
+    refuse arrays or tensors of training or validation data holding nan or inf (data given
+    as a Dataset or DataLoader is not scanned).
+
     Returns the History (per-epoch loss, metrics or the step's values, val_* and lr; with
     several optimizers lr_<name>).
     """
     if epochs < 0 or batch_size <= 0:
         raise ValueError(f"epochs must be >= 0 and batch_size > 0, got {epochs}, {batch_size}")
+    if check_finite:
+        _check_finite(train_data, "train_data")
+        _check_finite(validation_data, "validation_data")
+    callbacks = list(callbacks)
+    if terminate_on_nan and not any(isinstance(c, TerminateOnNaN) for c in callbacks):
+        callbacks.append(TerminateOnNaN())
     trainer = _trainer_for(model, loss, optimizer, scheduler, metrics, step, eval_step, models,
                            optimizers, schedulers, callbacks=callbacks, progress=progress,
                            scheduler_interval=scheduler_interval)

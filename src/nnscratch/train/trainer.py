@@ -126,6 +126,7 @@ class Trainer:
         self.stop_training = False
         self.abort_epoch = False
         self.stop_reason = None
+        self.diverged = False  # set by TerminateOnNaN
 
     # --- the single objects of the common case -----------------------------------------
     def _single(self, plural: str):
@@ -268,6 +269,7 @@ class Trainer:
             bar.close()
         self._call("on_train_end")
         self.history.stop_reason = self.stop_reason
+        self.history.diverged = self.diverged
         return self.history
 
     def _train_epoch(self, loader) -> dict:
