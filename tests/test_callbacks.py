@@ -513,3 +513,37 @@ def test_custom_callback_can_abort_the_epoch():
     # every callback still sees the batch that aborted; then no epoch_end, only train_end
     assert recorder.events[-4:] == [("epoch_begin", 2), ("batch_end", 0), ("batch_end", 1),
                                     ("train_end", 1)]
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_crash_between_the_two_writes_loses_no_best_checkpoint(tmp_path, monkeypatch):
+    """best.npz is written before last.npz: a crash between them leaves last.npz of the
+    epoch before, whose resume redoes the epoch, so best.npz ends as the true best."""
+    def run(folder, epochs=3, resume_from=None):
+        x, y, model, opt = spiral_setup()
+        return fit(model, LOSS, opt, (x, y), epochs=epochs, batch_size=32, progress=False,
+                   callbacks=[C.ModelCheckpoint(folder, monitor="loss")],
+                   resume_from=resume_from)
+
+    run(tmp_path / "whole")
+    real_save = C.io.save
+
+    def save_then_die_on_last_of_epoch_2(state, path, *args, **kwargs):
+        if state["epoch"] == 2 and str(path).endswith("last.npz"):
+            raise _Killed
+        return real_save(state, path, *args, **kwargs)
+
+    monkeypatch.setattr(C.io, "save", save_then_die_on_last_of_epoch_2)
+    with pytest.raises(_Killed):
+        run(tmp_path / "crashed")
+    monkeypatch.setattr(C.io, "save", real_save)
+    assert ns.load(tmp_path / "crashed" / "last.npz")["epoch"] == 1
+    assert ns.load(tmp_path / "crashed" / "best.npz")["epoch"] == 2
+    run(tmp_path / "crashed", resume_from=tmp_path / "crashed" / "last.npz")
+    for name in ("best.npz", "last.npz"):
+        whole, resumed = (ns.load(tmp_path / run_ / name) for run_ in ("whole", "crashed"))
+        assert whole["epoch"] == resumed["epoch"] == 3
+        assert_same_weights(list(whole["model"].values()), list(resumed["model"].values()))

@@ -182,8 +182,10 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         state = {**self.metadata, **trainer.checkpoint()}
-        if self.save_last:
-            io.save(state, self.last_path)
+        # best.npz before last.npz: a kill between the two writes then leaves a last.npz
+        # of the epoch before, whose resume redoes this epoch and writes best.npz again;
+        # the other order could leave a last.npz whose history counts an epoch as best
+        # that best.npz never received.
         if self.save_best:
             key = self._key(logs)
             # tracker.value raises a KeyError that names what the logs have
@@ -191,6 +193,8 @@ class ModelCheckpoint(Callback):
             if self.tracker.improved(value):
                 self.tracker.best, self.best_epoch = value, epoch
                 io.save(state, self.best_path)
+        if self.save_last:
+            io.save(state, self.last_path)
 
 
 class LRSchedulerStep(Callback):
