@@ -73,3 +73,53 @@ def test_cli_patience_below_zero_is_a_usage_error(capsys):
 def test_predict_of_strings():
     with pytest.raises(TypeError, match="expected numeric inputs .* got an array of dtype <U"):
         train.predict(nn.Linear(2, 1), np.array([["a", "b"]]))
+
+
+def _one_step(optimizer_class, **options):
+    ns.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    optimizer = optimizer_class(layer.parameters(), **options)
+    layer(ns.randn(4, 3)).sum().backward()
+    optimizer.step()
+    return layer, optimizer
+
+
+def test_an_adam_state_loaded_into_sgd_is_refused_before_any_step():
+    _, adam = _one_step(ns.optim.Adam)
+    layer, sgd = _one_step(ns.optim.SGD, lr=0.1, momentum=0.9)
+    before = sgd.state_dict()
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: the state of parameter 0 has "
+                                         r"keys \['exp_avg', 'exp_avg_sq', 'step'\], expected "
+                                         r"\[\] \(and optionally \['momentum_buffer'\]\)"):
+        sgd.load_state_dict(adam.state_dict())
+    after = sgd.state_dict()  # nothing was half-loaded
+    assert after["param_groups"] == before["param_groups"]
+    for index, state in before["state"].items():
+        np.testing.assert_array_equal(after["state"][index]["momentum_buffer"],
+                                      state["momentum_buffer"])
+
+
+def test_a_saved_negative_learning_rate_is_refused():
+    _, sgd = _one_step(ns.optim.SGD, lr=0.1)
+    state = sgd.state_dict()
+    state["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"invalid learning rate lr=-1.0"):
+        sgd.load_state_dict(state)
+    assert sgd.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("epoch", [-1, 1.5, 10**9, True])
+def test_resume_from_a_checkpoint_with_a_wrong_epoch(tmp_path, epoch):
+    ns.manual_seed(0)
+    x, y = ns.data.synthetic.spiral(samples=20, classes=3)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+    optimizer = ns.optim.Adam(model.parameters())
+    train.fit(model, nn.CrossEntropyLoss(), optimizer, (x, y), epochs=2, progress=False,
+              callbacks=[train.ModelCheckpoint(tmp_path, monitor="loss")])
+    state = ns.load(tmp_path / "last.npz")
+    state["epoch"] = epoch
+    ns.save(state, tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match=r"resume: the checkpoint's epoch must be the number "
+                                         r"of epochs in its history \(2\), got"):
+        train.fit(model, nn.CrossEntropyLoss(), optimizer, (x, y), epochs=4, progress=False,
+                  resume_from=tmp_path / "bad.npz")

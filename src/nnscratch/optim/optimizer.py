@@ -124,6 +124,10 @@ class Optimizer:
                 self.update(p, grad, state, group)
         return loss
 
+    # State entries a rule may add after init_state (SGD's momentum buffer, made from the
+    # first gradient); load_state_dict accepts them besides init_state's keys.
+    lazy_state_keys: tuple[str, ...] = ()
+
     def gradient_weight_decay(self, group: dict) -> float:
         """The L2 coefficient `step()` adds to the gradient, weight_decay * p; AdamW decays
         the weights in its rule instead and returns 0."""
@@ -174,8 +178,22 @@ class Optimizer:
                     f"loaded parameter group has {len(saved['params'])} parameters, "
                     f"optimizer's has {len(group['params'])}"
                 )
+        # the options the state was made with: the saved ones, which load_state_dict restores
+        owner = {id(p): {**group, **{k: v for k, v in saved.items() if k != "params"}}
+                 for saved, group in zip(groups, self.param_groups, strict=True)
+                 for p in group["params"]}
         for index, values in state_dict["state"].items():
             p = params[int(index)]
+            expected = set(self.init_state(p, owner[id(p)]))
+            allowed = expected | set(self.lazy_state_keys)
+            if not expected <= set(values) <= allowed:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: the state of parameter {index} "
+                    f"has keys {sorted(values)}, expected {sorted(expected)}"
+                    + (f" (and optionally {sorted(self.lazy_state_keys)})"
+                       if self.lazy_state_keys else "")
+                    + "; was it saved by another optimizer or with other options?"
+                )
             for k, v in values.items():
                 if isinstance(v, np.ndarray) and v.shape != p.shape and v.ndim:
                     raise ValueError(
@@ -190,6 +208,9 @@ class Optimizer:
                     else copy.deepcopy(v))
                 for k, v in values.items()
             }
+        for saved, group in zip(groups, self.param_groups, strict=True):
+            options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            self._check_options({**group, **options})  # e.g. a negative saved lr
         for saved, group in zip(groups, self.param_groups, strict=True):
             for k, v in saved.items():
                 if k != "params":

@@ -30,6 +30,8 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
 
+    lazy_state_keys = ("momentum_buffer",)
+
     def update(self, p, grad, state, group):
         momentum = group["momentum"]
         if momentum:

@@ -6,6 +6,7 @@ fit builds a Trainer either from (model, loss, optimizer), whose step is a
 
 from __future__ import annotations
 
+import numbers
 import time
 
 from .. import backend, io
@@ -223,9 +224,15 @@ class Trainer:
                                  f"run {sorted(objects)}")
             for name, obj in objects.items():
                 obj.load_state_dict(saved[name])
+        history = History.from_dict(checkpoint["history"])
+        epoch = checkpoint["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) \
+                or epoch != len(history):
+            raise ValueError(f"resume: the checkpoint's epoch must be the number of epochs in "
+                             f"its history ({len(history)}), got {epoch!r}")
         backend.set_rng_state(checkpoint["rng"])
-        self.history = History.from_dict(checkpoint["history"])
-        self.epoch = int(checkpoint["epoch"])
+        self.history = history
+        self.epoch = int(epoch)
 
     # --- the loop ------------------------------------------------------------------------
     def _call(self, hook: str, *args) -> None:
