@@ -132,7 +132,7 @@ def load(path):
                     {n + ".npy": d for n, d in declared.items()}, length)
         except CheckpointError:
             raise
-        except io_checks._DAMAGE as error:
+        except io_checks.DAMAGE as error:
             raise fail(path, f"is damaged ({io_checks.explain(error)})") from None
     return _decode(content, {name.removesuffix(".npy"): a for name, a in arrays.items()})
 
