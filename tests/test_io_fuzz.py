@@ -12,6 +12,7 @@ import numpy as np
 
 import nnscratch as ns
 from nnscratch import nn, optim
+from test_io import _npy, _raw_npy  # the hand-made .npy members of the refusal tests
 
 BYTE_MUTATIONS_PER_SEED = 700  # x 3 seeds, plus the hostile members: > 2,000 loads
 
@@ -54,17 +55,6 @@ def _zip(members, compression=zipfile.ZIP_STORED) -> bytes:
             for name, data in members:
                 archive.writestr(name, data)
     return buffer.getvalue()
-
-
-def _npy(array, allow_pickle=False) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=allow_pickle)
-    return buffer.getvalue()
-
-
-def _raw_npy(header: str, data: bytes = b"") -> bytes:
-    text = header.encode("latin1") + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data
 
 
 def _json_member(text: bytes) -> bytes:
