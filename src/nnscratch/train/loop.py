@@ -102,8 +102,10 @@ def _check_finite(data, name: str) -> None:
         return
     for position, field in enumerate(data):
         array = field.data if isinstance(field, Tensor) else field
-        if isinstance(array, np.ndarray) and array.dtype.kind == "f" \
-                and not np.isfinite(array).all():
+        # min and max are nan or infinite exactly when some element is, and need no
+        # temporary array of the data's size
+        if isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.size \
+                and not (np.isfinite(array.min()) and np.isfinite(array.max())):
             bad = int(array.size - np.isfinite(array).sum())
             raise ValueError(
                 f"fit: {name}[{position}] holds {bad} nan or infinite value(s) of "
