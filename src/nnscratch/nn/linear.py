@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
 from .. import functional as F
+from ..functional._geometry import is_int
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -25,8 +25,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         sizes = (in_features, out_features)
-        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0
-                   for n in sizes):
+        if not all(is_int(n) and n > 0 for n in sizes):
             raise ValueError(
                 f"Linear: expected in_features and out_features to be positive ints, got "
                 f"in_features={in_features!r}, out_features={out_features!r}"

@@ -14,6 +14,7 @@ import math
 import numbers
 from collections import Counter
 
+from ..functional._geometry import is_int
 from .optimizer import Optimizer
 
 __all__ = [
@@ -31,7 +32,7 @@ def _check_optimizer(scheduler, optimizer) -> None:
 
 
 def _positive_int(owner: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    if not is_int(value) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -68,7 +69,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         _check_optimizer(self, optimizer)
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) \
+        if not is_int(last_epoch) \
                 or last_epoch < -1:
             raise ValueError(
                 f"{type(self).__name__}: last_epoch must be an integer >= -1, got {last_epoch!r}"
@@ -183,7 +184,7 @@ class MultiStepLR(LRScheduler):
                 f"MultiStepLR: milestones must be a list of epochs, got {milestones!r}"
             ) from None
         for m in milestones:
-            if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
+            if not is_int(m) or m < 0:
                 raise ValueError(
                     f"MultiStepLR: milestones must be integers >= 0, got {milestones!r}"
                 )
@@ -324,7 +325,7 @@ class ReduceLROnPlateau(LRScheduler):
         if not 0 <= _number(owner, "factor", factor) < 1:
             raise ValueError(f"{owner}: factor must be in [0, 1), got {factor!r}")
         for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            if not is_int(value) or value < 0:
                 raise ValueError(f"{owner}: {name} must be an integer >= 0, got {value!r}")
         if _number(owner, "threshold", threshold) < 0:
             raise ValueError(f"{owner}: threshold must be >= 0, got {threshold!r}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-import numbers
 from pathlib import Path
 
 from .. import io
+from ..functional._geometry import is_int
 from ..nn.utils import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 
@@ -94,8 +94,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False):
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) \
-                or patience < 0:
+        if not is_int(patience) or patience < 0:
             raise ValueError(f"EarlyStopping: expected patience to be an int >= 0, got "
                              f"{patience!r}")
         self.tracker = Monitor(monitor, mode, min_delta)

@@ -6,11 +6,11 @@ fit builds a Trainer either from (model, loss, optimizer), whose step is a
 
 from __future__ import annotations
 
-import numbers
 import time
 
 from .. import backend, io
 from ..autograd import no_grad
+from ..functional._geometry import is_int
 from ..nn import Module
 from ..optim import Optimizer
 from .callbacks import Callback, LRSchedulerStep
@@ -226,8 +226,7 @@ class Trainer:
                 obj.load_state_dict(saved[name])
         history = History.from_dict(checkpoint["history"])
         epoch = checkpoint["epoch"]
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) \
-                or epoch != len(history):
+        if not is_int(epoch) or epoch != len(history):
             raise ValueError(f"resume: the checkpoint's epoch must be the number of epochs in "
                              f"its history ({len(history)}), got {epoch!r}")
         backend.set_rng_state(checkpoint["rng"])
