@@ -1,4 +1,6 @@
-"""Gradient clipping, applied between backward() and the optimizer's step()."""
+"""Helpers around layers: gradient clipping, applied between backward() and the
+optimizer's step(), and `rnn`, batches of sequences of unequal lengths (PackedSequence,
+pack_padded_sequence, pad_packed_sequence, pad_sequence, ...)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
+from . import rnn
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "rnn"]
 
 
 def _with_grads(parameters) -> list[Tensor]:
