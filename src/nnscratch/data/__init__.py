@@ -6,16 +6,18 @@
     ns.data.datasets.fashion_mnist(split, root), ns.data.fetch.fetch_fashion_mnist(dest)
     ns.data.read_idx(path), ns.data.write_idx(path, array)
     ns.data.synthetic.spiral / vertical / sine
+    ns.data.text: CharTokenizer / ByteTokenizer, load_fortunes, read_text, split_text,
+        TokenWindows, StatefulBatches; ns.data.fetch.fetch_fortunes(dest)
 """
 
-from . import datasets, fetch, idx, synthetic, transforms
+from . import datasets, fetch, idx, synthetic, text, transforms
 from .dataset import Dataset, Subset, TensorDataset, random_split, train_val_split
-from .fetch import fetch_dataset, fetch_fashion_mnist
+from .fetch import fetch_dataset, fetch_fashion_mnist, fetch_fortunes
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 
 __all__ = [
     "DataLoader", "Dataset", "Subset", "TensorDataset", "datasets", "fetch", "fetch_dataset",
-    "fetch_fashion_mnist", "idx", "random_split", "read_idx", "synthetic", "train_val_split",
-    "transforms", "write_idx",
+    "fetch_fashion_mnist", "fetch_fortunes", "idx", "random_split", "read_idx", "synthetic",
+    "text", "train_val_split", "transforms", "write_idx",
 ]

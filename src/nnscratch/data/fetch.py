@@ -1,4 +1,4 @@
-"""Getting data sets onto this machine: `fetch_fashion_mnist(dest)`.
+"""Getting data sets onto this machine: `fetch_fashion_mnist(dest)`, `fetch_fortunes(dest)`.
 
 Fashion-MNIST comes, in order of preference, from
 1. the folders `ns.data.datasets.fashion_mnist` searches, if all four files are there
@@ -31,6 +31,7 @@ from .datasets.fashion_mnist import (
     search_dirs,
 )
 from .idx import atomic_write_bytes, decompress_if_gzip
+from .text import corpus as text_corpus
 
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 DEBIAN_DATA_DIR = "usr/share/datasets/fashion-mnist"
@@ -151,7 +152,74 @@ def fetch_fashion_mnist(dest=None) -> Path:
     )
 
 
-FETCHERS = {"fashion-mnist": fetch_fashion_mnist}
+FORTUNES_PACKAGE = "fortunes"
+FORTUNES_DATA_DIR = "usr/share/games/fortunes"
+
+
+def _fortune_file_in(unpacked: Path, name: str) -> Path | None:
+    """The plain file `name` of the unpacked package: in its fortunes folder, else in a
+    subfolder of it (where some versions of the package keep their files)."""
+    folder = unpacked / FORTUNES_DATA_DIR
+    if (folder / name).is_file():
+        return folder / name
+    nested = sorted(p for p in folder.rglob(name) if p.is_file()) if folder.is_dir() else []
+    return nested[0] if nested else None
+
+
+def _fortunes_from_debian_package(dest: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="nnscratch-deb-") as tmp:
+        tmp = Path(tmp)
+        run_command(["apt-get", "download", FORTUNES_PACKAGE], cwd=tmp)
+        debs = sorted(tmp.glob(f"{FORTUNES_PACKAGE}_*.deb"))
+        if not debs:
+            raise RuntimeError(f"`apt-get download {FORTUNES_PACKAGE}` produced no .deb file")
+        unpacked = tmp / "unpacked"
+        run_command(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], cwd=tmp)
+        sources = {name: _fortune_file_in(unpacked, name) for name in text_corpus.FORTUNE_FILES}
+        missing = [name for name, path in sources.items() if path is None]
+        if missing:
+            raise RuntimeError(f"{debs[-1].name} holds no {FORTUNES_DATA_DIR}/"
+                               f"{{{','.join(missing)}}}")
+        contents = {}
+        for name, path in sources.items():  # check all before writing any
+            data = path.read_bytes()
+            if not data:
+                raise RuntimeError(f"{debs[-1].name}: {FORTUNES_DATA_DIR}/{name} is empty")
+            text_corpus.decode_text(data, f"{debs[-1].name}:{name}")  # refuses binary files
+            contents[name] = data
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, data in contents.items():
+            atomic_write_bytes(dest / name, data)
+
+
+def fetch_fortunes(dest=None) -> Path:
+    """Make sure the fortunes corpus (Debian's package `fortunes`) is here; returns its folder.
+
+    dest: where fetched files go (default ~/.cache/nnscratch/fortunes). If `dest` or a
+    folder of the search path (`ns.data.text.fortunes_search_dirs`, which ends with the
+    system's /usr/share/games/fortunes) already holds all the files, that folder is
+    returned at once. Otherwise the package is fetched without root (`apt-get download`
+    into a temporary folder, `dpkg-deb -x`) and its plain-text fortune files (not the .dat
+    indexes) are written atomically into `dest`.
+    """
+    dest = Path(dest).expanduser() if dest is not None else text_corpus.fortunes_cache_dir()
+    for folder in [dest, *text_corpus.fortunes_search_dirs()]:
+        if text_corpus.holds_fortunes(folder):
+            return folder
+    try:
+        _fortunes_from_debian_package(dest)
+    except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(
+            f"could not fetch the fortunes corpus:\n  Debian package {FORTUNES_PACKAGE} "
+            f"(apt-get download + dpkg-deb -x): {exc}\n"
+            f"To get the files, install the package (sudo apt-get install {FORTUNES_PACKAGE}) "
+            f"or put the {len(text_corpus.FORTUNE_FILES)} files of its {FORTUNES_DATA_DIR} "
+            f"into {dest}."
+        ) from None
+    return dest
+
+
+FETCHERS = {"fashion-mnist": fetch_fashion_mnist, "fortunes": fetch_fortunes}
 
 
 def fetch_dataset(name: str, dest=None) -> Path:
@@ -162,4 +230,4 @@ def fetch_dataset(name: str, dest=None) -> Path:
     return FETCHERS[key](dest)
 
 
-__all__ = ["SHA256", "fetch_dataset", "fetch_fashion_mnist"]
+__all__ = ["SHA256", "fetch_dataset", "fetch_fashion_mnist", "fetch_fortunes"]
