@@ -1,6 +1,8 @@
-"""Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`)."""
+"""Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`);
+`generate(model, prompt, max_new_tokens, ...)`, the sampler of every language model."""
 
 from . import fashion, small
+from .generation import generate
 from .recipe import Recipe, Splits
 
 RECIPES = {**small.RECIPES, **fashion.RECIPES}
@@ -12,4 +14,4 @@ def get(name: str) -> Recipe:
     return RECIPES[name]
 
 
-__all__ = ["RECIPES", "Recipe", "Splits", "get"]
+__all__ = ["RECIPES", "Recipe", "Splits", "generate", "get"]
