@@ -88,10 +88,15 @@ def test_an_adam_state_loaded_into_sgd_is_refused_before_any_step():
     _, adam = _one_step(ns.optim.Adam)
     layer, sgd = _one_step(ns.optim.SGD, lr=0.1, momentum=0.9)
     before = sgd.state_dict()
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: param_groups\[0\] has options "
+                                         r"\['amsgrad', 'betas', 'decoupled_weight_decay', "
+                                         r"'eps'\] this SGD does not take"):
+        sgd.load_state_dict(adam.state_dict())
+    adam_state_with_sgd_options = {**sgd.state_dict(), "state": adam.state_dict()["state"]}
     with pytest.raises(ValueError, match=r"SGD.load_state_dict: the state of parameter 0 has "
                                          r"keys \['exp_avg', 'exp_avg_sq', 'step'\], expected "
                                          r"\[\] \(and optionally \['momentum_buffer'\]\)"):
-        sgd.load_state_dict(adam.state_dict())
+        sgd.load_state_dict(adam_state_with_sgd_options)
     after = sgd.state_dict()  # nothing was half-loaded
     assert after["param_groups"] == before["param_groups"]
     for index, state in before["state"].items():

@@ -64,6 +64,31 @@ def get_rng_state() -> dict:
     return _generator.bit_generator.state
 
 
+def _same_structure(saved, current, where: str) -> None:
+    """saved must have current's shape of plain data: the same keys, and ints where it
+    has ints (the bit generator's name itself must match)."""
+    if isinstance(current, dict):
+        if not isinstance(saved, dict) or set(saved) != set(current):
+            got = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+            raise ValueError(f"generator state: {where or 'the state'} must have the keys "
+                             f"{sorted(current)}, got {got}")
+        for key, value in current.items():
+            _same_structure(saved[key], value, f"{where}.{key}".lstrip("."))
+    elif isinstance(current, str):
+        if saved != current:
+            raise ValueError(f"generator state: {where} must be {current!r} (this build's "
+                             f"generator), got {saved!r}")
+    elif isinstance(current, (int, np.integer)):
+        if not isinstance(saved, (int, np.integer)) or isinstance(saved, bool) or saved < 0:
+            raise ValueError(f"generator state: {where} must be a non-negative int, "
+                             f"got {saved!r}")
+
+
 def set_rng_state(state: dict) -> None:
-    """Restore a state returned by `get_rng_state`."""
-    _generator.bit_generator.state = state
+    """Restore a state returned by `get_rng_state`; ValueError (the generator unchanged)
+    for anything else."""
+    _same_structure(state, _generator.bit_generator.state, "")
+    try:
+        _generator.bit_generator.state = state
+    except (ValueError, TypeError, OverflowError, KeyError) as error:
+        raise ValueError(f"generator state: not a valid state ({error})") from None

@@ -1,5 +1,5 @@
-"""Pieces shared by the update rules: option checks, a scratch array, and an in-place lerp
-that rounds like PyTorch's."""
+"""Pieces shared by the update rules: option checks, the check of a saved value against
+the one it replaces, a scratch array, and an in-place lerp that rounds like PyTorch's."""
 
 from __future__ import annotations
 
@@ -19,6 +19,48 @@ def check_option(owner: str, name: str, value, low: float = 0.0, high: float | N
     if high is not None and (value > high or (not high_inclusive and value == high)):
         bracket = "]" if high_inclusive else ")"
         raise ValueError(f"{owner}: invalid {name}={value!r}, must be in [{low}, {high}{bracket}")
+
+
+def check_like(owner: str, where: str, saved, current) -> None:
+    """A saved value (of a state_dict being loaded) must be the kind of value it replaces:
+    a bool for a bool, an int for an int (not negative where the current one is not), a
+    number for a float (finite where the current one is), a list of the same length, a
+    dict (checked key by key), an array of the same shape with finite values; None only
+    where the current value is None too. ValueError naming `where` otherwise."""
+    def refuse(expected: str):
+        raise ValueError(f"{owner}: {where} must be {expected}, got {saved!r}"[:300])
+
+    if current is None:
+        if saved is not None and not isinstance(saved, (numbers.Real, str)):
+            refuse("None, a number or a string")
+    elif isinstance(current, (bool, np.bool_)):
+        if not isinstance(saved, (bool, np.bool_)):
+            refuse("a bool")
+    elif isinstance(current, numbers.Integral):
+        if isinstance(saved, bool) or not isinstance(saved, numbers.Integral) \
+                or (current >= 0 > saved):
+            refuse("an int" + (" >= 0" if current >= 0 else ""))
+    elif isinstance(current, numbers.Real):
+        if isinstance(saved, bool) or not isinstance(saved, numbers.Real) \
+                or math.isnan(saved) or (math.isfinite(current) and not math.isfinite(saved)):
+            refuse("a finite number" if math.isfinite(current) else "a number")
+    elif isinstance(current, str):
+        if not isinstance(saved, str):
+            refuse("a string")
+    elif isinstance(current, np.ndarray):
+        if not isinstance(saved, np.ndarray) or saved.shape != current.shape \
+                or saved.dtype.kind not in "fiu" or not np.isfinite(saved).all():
+            refuse(f"a finite array of shape {current.shape}")
+    elif isinstance(current, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(current):
+            refuse(f"a list of {len(current)}")
+        for i, (s, c) in enumerate(zip(saved, current, strict=True)):
+            check_like(owner, f"{where}[{i}]", s, c)
+    elif isinstance(current, dict):
+        if not isinstance(saved, dict):
+            refuse("a dict")
+        for k in saved.keys() & current.keys():
+            check_like(owner, f"{where}[{k!r}]", saved[k], current[k])
 
 
 def scratch(grad, p):

@@ -15,6 +15,7 @@ import numbers
 from collections import Counter
 
 from ..functional._geometry import is_int
+from ._common import check_like
 from .optimizer import Optimizer
 
 __all__ = [
@@ -142,6 +143,15 @@ class LRScheduler:
                     f"{len(state_dict[key])} entries, the optimizer has {groups} "
                     "parameter groups"
                 )
+        for key, value in state_dict.items():
+            if key != "optimizer":
+                check_like(f"{type(self).__name__}.load_state_dict", key, value,
+                           self.__dict__[key])
+        for key in ("base_lrs", "_last_lr", "min_lrs"):
+            bad = [lr for lr in state_dict.get(key, []) if not 0 <= lr < math.inf]
+            if bad:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {key} must be "
+                                 f"finite learning rates >= 0, got {bad}")
         for k, v in state_dict.items():
             if k != "optimizer":
                 self.__dict__[k] = copy.deepcopy(v)

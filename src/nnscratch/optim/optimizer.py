@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
+from ._common import check_like
 
 
 class Optimizer:
@@ -164,53 +165,80 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore options and state saved by `state_dict()` from the same parameters."""
+        """Restore options and state saved by `state_dict()` from the same parameters.
+
+        Everything is checked before anything changes (ValueError or TypeError naming the
+        problem, the optimizer untouched): the number of groups and of parameters in each,
+        every saved option against this optimizer's (same kind of value, and the option
+        checks, e.g. no negative lr), and every parameter's state against the state its
+        first step would make (the same keys, arrays of the parameter's shape with finite
+        values, a step count that is an int >= 0): an Adam state is refused by SGD."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"),
+                                                              list) \
+                or not isinstance(state_dict.get("state"), dict):
+            raise TypeError(f"{name}: expected {{'param_groups': [...], 'state': {{...}}}} as "
+                            f"state_dict() returns, got {_describe(state_dict)}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(
                 f"loaded state has {len(groups)} parameter groups, optimizer has "
                 f"{len(self.param_groups)}"
             )
-        params = [p for g in self.param_groups for p in g["params"]]
-        for saved, group in zip(groups, self.param_groups, strict=True):
+        for i, (saved, group) in enumerate(zip(groups, self.param_groups, strict=True)):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), list):
+                raise TypeError(f"{name}: param_groups[{i}] must be a dict with a list "
+                                f"'params', got {_describe(saved)}")
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
                     f"loaded parameter group has {len(saved['params'])} parameters, "
                     f"optimizer's has {len(group['params'])}"
                 )
+            unknown = sorted(set(saved) - set(group), key=str)
+            if unknown:
+                raise ValueError(f"{name}: param_groups[{i}] has options {unknown} this "
+                                 f"{type(self).__name__} does not take; saved by another "
+                                 "optimizer?")
+            for key, value in saved.items():
+                if key != "params":
+                    check_like(name, f"param_groups[{i}][{key!r}]", value, group[key])
+            self._check_options({**group, **{k: v for k, v in saved.items() if k != "params"}})
+        params = [p for g in self.param_groups for p in g["params"]]
         # the options the state was made with: the saved ones, which load_state_dict restores
         owner = {id(p): {**group, **{k: v for k, v in saved.items() if k != "params"}}
                  for saved, group in zip(groups, self.param_groups, strict=True)
                  for p in group["params"]}
+        state = {}
         for index, values in state_dict["state"].items():
+            if not _is_index(index, len(params)):
+                raise ValueError(f"{name}: state is keyed by parameter index 0..{len(params) - 1}"
+                                 f", got {index!r}")
             p = params[int(index)]
-            expected = set(self.init_state(p, owner[id(p)]))
+            template = self.init_state(p, owner[id(p)])
+            expected = set(template)
             allowed = expected | set(self.lazy_state_keys)
-            if not expected <= set(values) <= allowed:
+            if not isinstance(values, dict) or not expected <= set(values) <= allowed:
+                keys = sorted(values) if isinstance(values, dict) else _describe(values)
                 raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: the state of parameter {index} "
-                    f"has keys {sorted(values)}, expected {sorted(expected)}"
+                    f"{name}: the state of parameter {index} has keys {keys}, expected "
+                    f"{sorted(expected)}"
                     + (f" (and optionally {sorted(self.lazy_state_keys)})"
                        if self.lazy_state_keys else "")
                     + "; was it saved by another optimizer or with other options?"
                 )
             for k, v in values.items():
-                if isinstance(v, np.ndarray) and v.shape != p.shape and v.ndim:
+                like = template.get(k, p.data)  # a lazy buffer is shaped like p
+                if isinstance(like, np.ndarray) and like.shape == p.shape \
+                        and isinstance(v, np.ndarray) and v.shape != p.shape:
                     raise ValueError(
                         f"state {k!r} of parameter {index} has shape {v.shape}, "
                         f"parameter has {p.shape}"
                     )
-        self.state = {}
-        for index, values in state_dict["state"].items():
-            p = params[int(index)]
-            self.state[p] = {
-                k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) and v.ndim
-                    else copy.deepcopy(v))
-                for k, v in values.items()
-            }
-        for saved, group in zip(groups, self.param_groups, strict=True):
-            options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
-            self._check_options({**group, **options})  # e.g. a negative saved lr
+                check_like(name, f"state[{index!r}][{k!r}]", v, like)
+            state[p] = {k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray)
+                            else copy.deepcopy(v))
+                        for k, v in values.items()}
+        self.state = state
         for saved, group in zip(groups, self.param_groups, strict=True):
             for k, v in saved.items():
                 if k != "params":
@@ -222,3 +250,15 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _describe(value) -> str:
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"[:200]
+    return type(value).__name__
+
+
+def _is_index(key, count: int) -> bool:
+    if isinstance(key, str) and key.isdigit():
+        key = int(key)
+    return isinstance(key, numbers.Integral) and not isinstance(key, bool) and 0 <= key < count

@@ -43,7 +43,31 @@ class History:
 
     @classmethod
     def from_dict(cls, state: dict) -> History:
-        return cls(state.get("history"), state.get("epochs"))
+        """The History `to_dict` wrote; ValueError when it is not one: the epochs must be
+        increasing positive ints, and every key a list of one number per epoch."""
+        history, epochs = state.get("history") or {}, state.get("epochs") or []
+        if not isinstance(history, dict) or not isinstance(epochs, list):
+            raise ValueError("history: expected {'history': {name: [numbers]}, 'epochs': "
+                             f"[ints]}}, got {type(history).__name__} and "
+                             f"{type(epochs).__name__}")
+        if not all(_is_count(e) for e in epochs) \
+                or any(a >= b for a, b in zip(epochs, epochs[1:], strict=False)):
+            raise ValueError(f"history: epochs must be increasing positive ints, got "
+                             f"{epochs!r}"[:200])
+        for key, values in history.items():
+            if not isinstance(key, str) or not isinstance(values, list) \
+                    or len(values) != len(epochs) or not all(map(_is_number, values)):
+                raise ValueError(f"history: {key!r} must be a list of {len(epochs)} numbers "
+                                 f"(one per epoch), got {values!r}"[:200])
+        return cls(history, epochs)
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epochs)}, keys={sorted(self.history)})"
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

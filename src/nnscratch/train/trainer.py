@@ -6,11 +6,13 @@ fit builds a Trainer either from (model, loss, optimizer), whose step is a
 
 from __future__ import annotations
 
+import copy
 import time
 
 from .. import backend, io
 from ..autograd import no_grad
 from ..functional._geometry import is_int
+from ..io_checks import CheckpointError
 from ..nn import Module
 from ..optim import Optimizer
 from .callbacks import Callback, LRSchedulerStep
@@ -206,8 +208,32 @@ class Trainer:
         return state
 
     def restore(self, checkpoint: dict) -> None:
-        """Load what `checkpoint()` wrote into this run's objects, generator and History."""
+        """Load what `checkpoint()` wrote into this run's objects, generator and History.
+
+        All or nothing: when any part is refused (ValueError, TypeError or KeyError naming
+        it), every model, optimizer and scheduler, the generator and the History are put
+        back as they were."""
         self.require_state("resuming")
+        if not isinstance(checkpoint, dict):
+            raise ValueError(f"resume: expected a checkpoint (a dict), got "
+                             f"{type(checkpoint).__name__}")
+        missing = [k for k in ("epoch", "rng", "history") if k not in checkpoint]
+        if missing:
+            raise ValueError(f"resume: not a checkpoint of fit (written by ModelCheckpoint): "
+                             f"it has no {', '.join(map(repr, missing))}")
+        before = self._snapshot()
+        try:
+            self._restore(checkpoint)
+        except BaseException:
+            self._restore(before)
+            raise
+
+    def _snapshot(self) -> dict:
+        """checkpoint() with its own copies of every array: loading into the objects cannot
+        change it."""
+        return copy.deepcopy(self.checkpoint())
+
+    def _restore(self, checkpoint: dict) -> None:
         for plural, single in _KINDS:
             key, objects = self._keys[plural], getattr(self, plural)
             other = plural if key == single else single
@@ -224,6 +250,9 @@ class Trainer:
                                  f"run {sorted(objects)}")
             for name, obj in objects.items():
                 obj.load_state_dict(saved[name])
+        if not isinstance(checkpoint["history"], dict):
+            raise ValueError(f"resume: the checkpoint's history must be a dict, got "
+                             f"{type(checkpoint['history']).__name__}")
         history = History.from_dict(checkpoint["history"])
         epoch = checkpoint["epoch"]
         if not is_int(epoch) or epoch != len(history):
@@ -246,7 +275,14 @@ class Trainer:
             raise ValueError("validation data needs an eval_step(batch) -> dict to score it")
         if resume_from is not None:
             self.require_state("resuming")  # before reading the file: nothing to load into
-            self.restore(io.load(resume_from))
+            try:
+                self.restore(io.load(resume_from))
+            except CheckpointError:
+                raise
+            except (ValueError, TypeError, KeyError) as error:
+                message = error.args[0] if isinstance(error, KeyError) and error.args else error
+                raise CheckpointError(f"{resume_from}: cannot resume from it: {message}") \
+                    from error
         self.progress = bar = Progress(self.progress_mode, epochs)
         self._call("on_train_begin")
         try:
