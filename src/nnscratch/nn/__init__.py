@@ -19,6 +19,7 @@ from .activation import (
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
+from .embedding import Embedding
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
     BCELoss,
@@ -41,6 +42,7 @@ from .pooling import (
     MaxPool2d,
     Upsample,
 )
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .regularization import penalty
 
 __all__ = [
@@ -53,4 +55,6 @@ __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose2d",
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "LPPool2d", "MaxPool1d", "MaxPool2d",
     "Upsample",
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell",
+    "RNNCellBase",
 ]
