@@ -70,7 +70,27 @@ def _check_state(name: str, state, what: str, expected: tuple, labels: tuple,
 
 class RNNBase(Module):
     """What RNN, LSTM and GRU share: the stacked parameters, the checks of input and
-    initial state, the layer-by-layer, direction-by-direction run, packed batches."""
+    initial state, the layer-by-layer, direction-by-direction run, packed batches.
+
+    input: (L, N, input_size), (N, L, input_size) with batch_first, (L, input_size)
+    unbatched, or a PackedSequence (nn.utils.rnn.pack_padded_sequence) of sequences of
+    unequal lengths, which runs each sequence over its own steps only.
+    h_0 (and the LSTM's c_0): (num_layers * num_directions, N, hidden_size), or
+    (num_layers * num_directions, hidden_size) unbatched; zeros when not given; for a
+    PackedSequence in the batch's original order.
+    output: (L, N, num_directions * hidden_size) (batch_first: (N, L, ...); a
+    PackedSequence for packed input): the last layer's state at every step, both
+    directions' concatenated on features.
+    h_n (and c_n): h_0's shape, every layer's and direction's state after its last step
+    (for the reverse direction after step 0; for packed input after each sequence's own
+    last real step), layer by layer, forward direction first.
+
+    Parameters of layer k (suffix _reverse for the reverse direction), G gates:
+    weight_ih_l{k} (G * hidden_size, input_size for k = 0, else num_directions *
+    hidden_size), weight_hh_l{k} (G * hidden_size, hidden_size), bias_ih_l{k} and
+    bias_hh_l{k} (G * hidden_size,), all from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+    dropout: the drop probability on every layer's output but the last, in training only.
+    """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -256,32 +276,16 @@ class RNNBase(Module):
         return text
 
 
-_SHAPES = """
-    input: (L, N, input_size), (N, L, input_size) with batch_first, (L, input_size)
-    unbatched, or a PackedSequence (nn.utils.rnn.pack_padded_sequence) of sequences of
-    unequal lengths, which runs each sequence over its own steps only.
-    {state}: (num_layers * num_directions, N, hidden_size) ((num_layers *
-    num_directions, hidden_size) unbatched), zeros when not given; for a PackedSequence in
-    the batch's original order.
-    output: (L, N, num_directions * hidden_size) (batch_first: (N, L, ...); a PackedSequence
-    for a packed input): the last layer's state at every step, both directions'
-    concatenated on features.
-    {final}: the shape of {state}, each layer's and direction's state after its last step
-    (for the reverse direction, after step 0; for packed input, after each sequence's own
-    last real step), layer by layer, forward direction first.
-
-    Parameters per layer k (suffix _reverse for the reverse direction): weight_ih_l{{k}}
-    ({rows} * hidden_size, input_size for k = 0 else num_directions * hidden_size),
-    weight_hh_l{{k}} ({rows} * hidden_size, hidden_size), bias_ih_l{{k}} and bias_hh_l{{k}}
-    ({rows} * hidden_size,), all from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
-    dropout: the drop probability on every layer's output but the last, in training only.
-"""
-
-
 class RNN(RNNBase):
     """A stacked Elman RNN: h_t = nonlinearity(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),
     nonlinearity 'tanh' or 'relu'.
-    """ + _SHAPES.format(state="h_0", final="h_n", rows=1)
+
+    forward(input, h_0=None) -> (output, h_n). input (L, N, input_size) (batch_first:
+    (N, L, input_size); unbatched (L, input_size); or a PackedSequence), h_0 and h_n
+    (num_layers * num_directions, N, hidden_size), output (L, N, num_directions *
+    hidden_size). One gate: weight_ih_l{k} (hidden_size, input_size), weight_hh_l{k}
+    (hidden_size, hidden_size). More in RNNBase.
+    """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
@@ -314,8 +318,12 @@ class LSTM(RNNBase):
     The cell state c carries information across many steps through additions, which is
     what lets gradients survive long sequences.
 
-    forward(input, (h_0, c_0)) -> (output, (h_n, c_n)).
-    """ + _SHAPES.format(state="h_0 and c_0", final="h_n and c_n", rows=4) + """
+    forward(input, (h_0, c_0)=None) -> (output, (h_n, c_n)). input (L, N, input_size)
+    (batch_first: (N, L, input_size); unbatched (L, input_size); or a PackedSequence),
+    h_0, c_0, h_n, c_n (num_layers * num_directions, N, hidden_size), output (L, N,
+    num_directions * hidden_size). Four gates: weight_ih_l{k} (4 * hidden_size,
+    input_size), weight_hh_l{k} (4 * hidden_size, hidden_size). More in RNNBase.
+
     Truncated backpropagation through time: to train on a long stream cut into batches,
     carry the state from one batch to the next but cut it from the graph, so each
     backward stops at the batch's start:
@@ -349,7 +357,13 @@ class GRU(RNNBase):
         n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn))
         h_t = (1 - z) * n + z * h_{t-1}
     (the row blocks r, z, n of weight_ih and weight_hh, in this order).
-    """ + _SHAPES.format(state="h_0", final="h_n", rows=3)
+
+    forward(input, h_0=None) -> (output, h_n). input (L, N, input_size) (batch_first:
+    (N, L, input_size); unbatched (L, input_size); or a PackedSequence), h_0 and h_n
+    (num_layers * num_directions, N, hidden_size), output (L, N, num_directions *
+    hidden_size). Three gates: weight_ih_l{k} (3 * hidden_size, input_size),
+    weight_hh_l{k} (3 * hidden_size, hidden_size). More in RNNBase.
+    """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
