@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, _init_fields
+from ..autograd import IndexedGradient
+from ..tensor import Tensor, _init_fields, record
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -151,3 +152,32 @@ def channel_sums(a, keepdims: bool = False):
     else:
         sums = a.sum(axis=(0,) + tuple(range(2, a.ndim)))
     return sums.reshape((1, channels) + (1,) * (a.ndim - 2)) if keepdims else sums
+
+
+def record_outputs(buffer, views, parents: tuple, backward, op: str) -> tuple[Tensor, ...]:
+    """Record an op with several outputs (an LSTM's output, h_n and c_n) as one op.
+
+    The engine gives each recorded op one output tensor, so the op writes all of its
+    results into one contiguous array, `buffer`, whose flat form buffer.reshape(-1) is
+    recorded with `backward`; each output handed back is a view of it: views =
+    ((offset, shape), ...) into that flat array, recorded as a getitem whose backward is
+    an IndexedGradient (O(view) work). The engine adds the views' gradients into one flat
+    gradient of the buffer's size, zero where no output was used, and `backward` receives
+    that whole 1-D gradient and splits it as its forward laid the buffer out. So an
+    unused output costs only a zero region, backward from one output alone works, and
+    two views over the same region (h_n is the last step of the output) have their
+    gradients summed there, as the chain rule wants.
+    """
+    flat = buffer.reshape(-1)  # a view: the buffer is contiguous
+    whole = record(flat, parents, backward, op)
+    outputs = []
+    for offset, shape in views:
+        size = int(np.prod(shape, dtype=np.int64))
+        region = slice(offset, offset + size)
+
+        def view_backward(g, region=region):
+            return (IndexedGradient(region, g.reshape(-1), False),)
+
+        view = record(flat[region].reshape(shape), (whole,), view_backward, "getitem")
+        outputs.append(view)
+    return tuple(outputs)
