@@ -39,6 +39,7 @@ from .elementwise import (
     to,
     where,
 )
+from .embedding import embedding
 from .interpolate import interpolate, upsample
 from .linalg import linear, matmul
 from .loss import (
@@ -107,4 +108,5 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose2d",
     "adaptive_avg_pool2d", "avg_pool2d", "interpolate", "lp_pool2d", "max_pool1d",
     "max_pool2d", "upsample",
+    "embedding",
 ]
