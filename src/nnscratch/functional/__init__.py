@@ -60,6 +60,7 @@ from .pooling import (
     max_pool1d,
     max_pool2d,
 )
+from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
 from .reduction import (
     amax,
     amin,
@@ -108,5 +109,5 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose2d",
     "adaptive_avg_pool2d", "avg_pool2d", "interpolate", "lp_pool2d", "max_pool1d",
     "max_pool2d", "upsample",
-    "embedding",
+    "embedding", "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "rnn_cell",
 ]

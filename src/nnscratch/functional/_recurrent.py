@@ -1,0 +1,277 @@
+"""Machinery behind functional/recurrent.py: argument checks, the memory layout of a
+sequence's states, the masks of `lengths`, in-place gate nonlinearities.
+
+Contract of the layout (`Sequence`), which the ops and their backwards rely on:
+
+- All hidden states live in one (L+1, N, H) array `states`, block by block in time
+  order. Forward direction: block 0 is h0 and block t+1 the state after step t. Reverse
+  direction (steps run t = L-1 down to 0): block L is h0 and block t the state after
+  step t. So step t reads block `t + seq.read` and writes block `t + seq.write`, and
+  `states[seq.before]` are the h_{t-1} of all L steps in time order, one contiguous
+  (L*N, H) matrix for dW_hh = dGates^T H_prev, while `states[seq.after]` are the h_t at
+  their time positions: the op's output when there are no lengths.
+- `states` is a view into the op's one output buffer (see `_common.record_outputs`):
+  [states | masked output (only with lengths) | c_n (LSTM only)], flat. Without lengths
+  the output and h_n are views of `states` itself (h_n is its last block written), so
+  nothing is copied, and the gradient the backward receives for `states` already holds
+  dL/dh_t from the output and from h_n, summed where they overlap. Block h0 of the
+  buffer is never exposed; its gradient stays zero.
+- With lengths, sample n is active at step t when t < lengths[n]. An idle sample's state
+  is carried (the block is a copy of the one read), its output is 0, its gate gradients
+  are 0, and dL/dh, dL/dc pass through the step unchanged. Steps where every sample is
+  active (`seq.partial[t]` False) skip all mask work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+from ._common import check_floating_input, constant
+
+
+def sigmoid_(a):
+    """a <- 1 / (1 + e^-a) in place, as 0.5 * tanh(a / 2) + 0.5: the same function,
+    which never overflows (tanh saturates) and needs no temporaries.
+
+    Why not activation.sigmoid_array: that one allocates five arrays (exp(-|x|), a
+    division, a select); on an LSTM's (N, 3H) gate block each step it was six times
+    slower than these four in-place passes, and it runs L times per forward.
+    """
+    xp = backend.array_module(a)
+    xp.multiply(a, 0.5, out=a)
+    xp.tanh(a, out=a)
+    xp.multiply(a, 0.5, out=a)
+    xp.add(a, 0.5, out=a)
+    return a
+
+
+def one_minus_square(a, out):
+    """out <- 1 - a^2 (tanh's derivative from its output)."""
+    xp = backend.array_module(a)
+    xp.multiply(a, a, out=out)
+    xp.subtract(1, out, out=out)
+    return out
+
+
+def one_minus_times(a, out):
+    """out <- a * (1 - a) (sigmoid's derivative from its output)."""
+    xp = backend.array_module(a)
+    xp.subtract(1, a, out=out)
+    xp.multiply(out, a, out=out)
+    return out
+
+
+def _as_tensor(value) -> Tensor | None:
+    return None if value is None else constant(value)
+
+
+def _shape(t) -> tuple:
+    return tuple(t.shape)
+
+
+def check_arguments(op: str, gates: int, input, initial: dict, weight_ih, weight_hh,
+                    bias_ih, bias_hh, unbatched_step: bool = False):
+    """Tensors of the arguments and the hidden size H, or a clear error.
+
+    initial: {"h0": h0, "c0": c0} (values may be None). The input is (L, N, H_in), or
+    (N, H_in) for a cell (unbatched_step). Returns (input, initial, weight_ih, weight_hh,
+    bias_ih, bias_hh, H) with every given argument a Tensor.
+    """
+    input, weight_ih, weight_hh = constant(input), constant(weight_ih), constant(weight_hh)
+    bias_ih, bias_hh = _as_tensor(bias_ih), _as_tensor(bias_hh)
+    initial = {name: _as_tensor(value) for name, value in initial.items()}
+    w_hh = weight_hh.data
+    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
+        raise ValueError(
+            f"{op}: expected weight_hh of shape ({gates}*H, H), got {_shape(w_hh)}"
+        )
+    hidden = w_hh.shape[1]
+    w_ih = weight_ih.data
+    if w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden:
+        raise ValueError(
+            f"{op}: expected weight_ih of shape ({gates * hidden}, H_in) for hidden size "
+            f"{hidden}, got {_shape(w_ih)}"
+        )
+    x = input.data
+    check_floating_input(x, w_ih, op)
+    rank, layout = (2, "(N, H_in)") if unbatched_step else (3, "(L, N, H_in)")
+    if x.ndim != rank or x.shape[-1] != w_ih.shape[1]:
+        expected = f"(N, {w_ih.shape[1]})" if unbatched_step else f"(L, N, {w_ih.shape[1]})"
+        raise ValueError(
+            f"{op}: expected input of shape {expected} {layout} for weight_ih of shape "
+            f"{_shape(w_ih)}, got {_shape(x)}"
+        )
+    batch = x.shape[-2]
+    for name, bias in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if bias is not None and _shape(bias) != (gates * hidden,):
+            raise ValueError(
+                f"{op}: expected {name} of shape ({gates * hidden},), got {_shape(bias)}"
+            )
+    for name, state in initial.items():
+        if state is not None and _shape(state) != (batch, hidden):
+            raise ValueError(
+                f"{op}: expected {name} of shape (N, H) = ({batch}, {hidden}), got "
+                f"{_shape(state)}"
+            )
+    named = [("input", input), ("weight_hh", weight_hh), ("bias_ih", bias_ih),
+             ("bias_hh", bias_hh), *initial.items()]
+    for name, tensor in named:
+        if tensor is not None and tensor.data.dtype != w_ih.dtype:
+            raise TypeError(
+                f"{op}: expected {name} of dtype {w_ih.dtype} like weight_ih, got "
+                f"{tensor.data.dtype}"
+            )
+    return input, initial, weight_ih, weight_hh, bias_ih, bias_hh, hidden
+
+
+def check_nonlinearity(nonlinearity, op: str) -> None:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+
+
+def check_lengths(lengths, steps: int, batch: int, op: str):
+    """lengths as a NumPy int array (N,) of values in 1..L, or None."""
+    if lengths is None:
+        return None
+    values = lengths.data if isinstance(lengths, Tensor) else lengths
+    values = values.get() if hasattr(values, "get") else values
+    values = np.asarray(values)
+    if values.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer lengths, got dtype {values.dtype}")
+    if values.shape != (batch,):
+        raise ValueError(
+            f"{op}: expected lengths of shape (N,) = ({batch},), got {values.shape}"
+        )
+    bad = (values < 1) | (values > steps)
+    if bad.any():
+        raise ValueError(
+            f"{op}: expected lengths in 1..L = 1..{steps}, got {int(values[bad][0])}"
+        )
+    return values
+
+
+def combined_bias(bias_ih, bias_hh, keep_hh=None):
+    """The bias added to the input projection: b_ih + b_hh (only b_hh[:keep_hh] for the
+    GRU, whose b_hn stays inside r * (W_hn h + b_hn)); None without biases."""
+    parts = []
+    if bias_ih is not None:
+        parts.append(bias_ih.data)
+    if bias_hh is not None:
+        b = bias_hh.data
+        if keep_hh is not None:
+            b = b.copy()
+            b[keep_hh:] = 0
+        parts.append(b)
+    if not parts:
+        return None
+    return parts[0] + parts[1] if len(parts) == 2 else parts[0]
+
+
+def input_projection(x, w_ih, bias):
+    """All steps' input terms in one product: (L, N, H_in) -> (L, N, G*H) = x W_ih^T + b,
+    a fresh array the forward then turns into the gates in place."""
+    steps, batch, features = x.shape
+    out = x.reshape(steps * batch, features) @ w_ih.T
+    if bias is not None:
+        out += bias
+    return out.reshape(steps, batch, w_ih.shape[0])
+
+
+class Sequence:
+    """Time order, state layout and length masks of one direction over (L, N) (see the
+    module docstring for the layout)."""
+
+    def __init__(self, steps: int, batch: int, hidden: int, lengths, reverse: bool, xp,
+                 dtype, cell_state: bool):
+        self.steps, self.batch, self.hidden = steps, batch, hidden
+        self.reverse = bool(reverse)
+        self.order = range(steps - 1, -1, -1) if self.reverse else range(steps)
+        self.backward_order = self.order[::-1]
+        self.read, self.write = (1, 0) if self.reverse else (0, 1)
+        self.first = steps if self.reverse else 0  # block of h0
+        self.last = 0 if self.reverse else steps  # block of h_n
+        self.before = slice(self.read, self.read + steps)
+        self.after = slice(self.write, self.write + steps)
+        block = batch * hidden
+        sizes = [(steps + 1) * block, steps * block if lengths is not None else 0,
+                 block if cell_state else 0]
+        self.buffer = xp.empty(sum(sizes), dtype=dtype)
+        self.states = self.buffer[:sizes[0]].reshape(steps + 1, batch, hidden)
+        self._offsets = (0, sizes[0], sizes[0] + sizes[1])
+        self._sizes = sizes
+        self.lengths = lengths
+        if lengths is None:
+            self.partial = [False] * steps
+            self.active = self.idle = None
+        else:
+            active = np.arange(steps)[:, None] < lengths[None, :]  # (L, N)
+            self.partial = [not bool(row.all()) for row in active]
+            self.active = xp.asarray(active[:, :, None])  # (L, N, 1) for broadcasting
+            self.idle = ~self.active
+
+    def output_views(self):
+        """(offset, shape) of output and h_n in the flat buffer (and c_n for an LSTM)."""
+        block = self.batch * self.hidden
+        shape = (self.steps, self.batch, self.hidden)
+        state = (self.batch, self.hidden)
+        if self.lengths is None:
+            views = [(self.write * block, shape)]
+        else:
+            views = [(self._offsets[1], shape)]
+        views.append((self.last * block, state))
+        if self._sizes[2]:
+            views.append((self._offsets[2], state))
+        return views
+
+    def cell_state_region(self):
+        return self.buffer[self._offsets[2]:].reshape(self.batch, self.hidden)
+
+    def finish_output(self):
+        """With lengths: output = h_t where active, 0 where idle, into its region."""
+        if self.lengths is not None:
+            xp = backend.array_module(self.buffer)
+            out = self.buffer[self._offsets[1]:self._offsets[2]]
+            out = out.reshape(self.steps, self.batch, self.hidden)
+            xp.multiply(self.states[self.after], self.active, out=out)
+
+    def split_gradient(self, grad):
+        """The flat buffer gradient as (dL/dh_t from outside the recurrence for each step
+        at its time position (L, N, H), dL/dc_n or None)."""
+        states = grad[:self._sizes[0]].reshape(self.states.shape)
+        external = states[self.after]
+        if self.lengths is not None:
+            out = grad[self._offsets[1]:self._offsets[2]].reshape(external.shape)
+            external = out * self.active
+            external += states[self.after]
+        cell = None
+        if self._sizes[2]:
+            cell = grad[self._offsets[2]:].reshape(self.batch, self.hidden)
+        return external, cell
+
+    def carry(self, new, old, t: int) -> None:
+        """Idle samples at step t keep `old` (forward) or pass `old` through (backward)."""
+        if self.partial[t]:
+            backend.array_module(new).copyto(new, old, where=self.idle[t])
+
+    def zero_idle(self, grad, t: int) -> None:
+        """Gate gradients of idle samples are 0: their step did not happen."""
+        if self.partial[t]:
+            grad *= self.active[t]
+
+
+def weight_gradients(d_input, d_recurrent, x, h_prev, need_ih: bool, need_hh: bool):
+    """dW_ih = dA^T X and dW_hh = dA^T H_prev over all steps, one product each.
+
+    d_input, d_recurrent: (L, N, G*H) gradients of the input-side and recurrent-side
+    pre-activations (the same array except for the GRU's n gate); x: (L, N, H_in);
+    h_prev: (L, N, H) the state each step read. None where not needed.
+    """
+    rows = x.shape[0] * x.shape[1]
+    grad_ih = grad_hh = None
+    if need_ih:
+        grad_ih = d_input.reshape(rows, -1).T @ x.reshape(rows, x.shape[2])
+    if need_hh:
+        grad_hh = d_recurrent.reshape(rows, -1).T @ h_prev.reshape(rows, h_prev.shape[2])
+    return grad_ih, grad_hh
