@@ -23,6 +23,7 @@ from .backend import (
     manual_seed,
     set_default_dtype,
 )
+from .determinism import are_deterministic_algorithms_enabled, use_deterministic_algorithms
 from .methods import bind_tensor_methods
 from .parallel import get_num_threads, set_num_threads
 from .tensor import (
@@ -50,10 +51,12 @@ from .io import CheckpointError, load, save  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "arange", "bool_", "CheckpointError", "data", "enable_grad", "float16", "float32",
+    "are_deterministic_algorithms_enabled", "arange", "bool_", "CheckpointError", "data",
+    "enable_grad", "float16", "float32",
     "float64", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
     "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "ones",
     "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "save",
-    "set_default_dtype", "set_num_threads", "Tensor", "tensor", "tools", "train", "zeros",
+    "set_default_dtype", "set_num_threads", "Tensor", "tensor", "tools", "train",
+    "use_deterministic_algorithms", "zeros",
     "zeros_like",
 ]
