@@ -45,7 +45,7 @@ from .tensor import (
 bind_tensor_methods()
 
 # These packages use Tensor's bound operators, so they load after bind_tensor_methods().
-from . import data, nn, optim, tools, train  # noqa: E402
+from . import data, models, nn, optim, tools, train  # noqa: E402
 from .io import CheckpointError, load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -54,7 +54,8 @@ __all__ = [
     "are_deterministic_algorithms_enabled", "arange", "bool_", "CheckpointError", "data",
     "enable_grad", "float16", "float32",
     "float64", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
-    "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "ones",
+    "int32", "int64", "is_grad_enabled", "load", "manual_seed", "models", "nn", "no_grad",
+    "ones",
     "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "save",
     "set_default_dtype", "set_num_threads", "Tensor", "tensor", "tools", "train",
     "use_deterministic_algorithms", "zeros",
