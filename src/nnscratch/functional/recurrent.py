@@ -34,10 +34,12 @@ from ._recurrent import (
     check_lengths,
     check_nonlinearity,
     combined_bias,
+    halve_rows,
     input_projection,
     one_minus_square,
     one_minus_times,
-    sigmoid_,
+    row_major_transpose,
+    sigmoid_from_tanh_,
     weight_gradients,
 )
 from .shape import reshape
@@ -105,7 +107,7 @@ def rnn(input, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     x, w_ih, w_hh = input.data, weight_ih.data, weight_hh.data
     projected = input_projection(x, w_ih, combined_bias(bias_ih, bias_hh))
     states = seq.states
-    w_hh_t = w_hh.T
+    w_hh_t = row_major_transpose(w_hh)
     relu = nonlinearity == "relu"
     for t in seq.order:
         h_prev, h = states[t + seq.read], states[t + seq.write]
@@ -185,24 +187,26 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
     rows = _lstm_rows(hidden, xp)
     w_ih, w_hh = weight_ih.data[rows], weight_hh.data[rows]
     bias = combined_bias(bias_ih, bias_hh)
-    # gates: P = x W_ih^T + b, turned in place into the activations [i, f, o, g] per step
-    gates = input_projection(x, w_ih, None if bias is None else bias[rows])
     steps, batch, h3 = seq.steps, seq.batch, 3 * hidden
+    # gates: P = x W_ih^T + b with the sigmoid rows halved, turned in place into the
+    # activations [i, f, o, g] per step (the backward uses the true W's)
+    gates = input_projection(x, halve_rows(w_ih, h3),
+                             None if bias is None else halve_rows(bias[rows], h3))
     states = seq.states
     cells = xp.empty_like(states)  # c_t in the same block layout as the h's
     cells[seq.first] = 0 if initial["c0"] is None else initial["c0"].data
     tanh_cells = xp.empty((steps, batch, hidden), dtype=x.dtype)
     recurrent = xp.empty((batch, 4 * hidden), dtype=x.dtype)
     product = xp.empty((batch, hidden), dtype=x.dtype)
-    w_hh_t = w_hh.T
+    w_hh_t = row_major_transpose(halve_rows(w_hh, h3))
     for t in seq.order:
         h_prev, c_prev = states[t + seq.read], cells[t + seq.read]
         h, c = states[t + seq.write], cells[t + seq.write]
         a = gates[t]
         xp.matmul(h_prev, w_hh_t, out=recurrent)
-        a += recurrent
-        sigmoid_(a[:, :h3])
-        xp.tanh(a[:, h3:], out=a[:, h3:])
+        a += recurrent  # [a_i/2, a_f/2, a_o/2, a_g]
+        xp.tanh(a, out=a)
+        sigmoid_from_tanh_(a[:, :h3])
         i, f, o, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:h3], a[:, h3:]
         xp.multiply(f, c_prev, out=c)
         c += xp.multiply(i, g, out=product)
@@ -220,7 +224,7 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
         dc = d_cell_n.copy()  # dL/dc_t, from c_n at first
         dh_t = xp.empty_like(dh)
         scratch = xp.empty_like(dh)
-        sigmoid_slope = xp.empty((batch, h3), dtype=x.dtype)
+        slope = xp.empty((batch, 4 * hidden), dtype=x.dtype)  # each gate's derivative
         for t in seq.backward_order:
             a, tc, c_prev = gates[t], tanh_cells[t], cells[t + seq.read]
             i, f, o, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:h3], a[:, h3:]
@@ -238,8 +242,9 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
             xp.multiply(dc, g, out=da_i)  # di
             xp.multiply(dc, c_prev, out=da_f)  # df
             xp.multiply(dc, i, out=da_g)  # dg
-            da[:, :h3] *= one_minus_times(a[:, :h3], sigmoid_slope)
-            da_g *= one_minus_square(g, scratch)
+            one_minus_times(a[:, :h3], slope[:, :h3])
+            one_minus_square(g, slope[:, h3:])
+            da *= slope
             if seq.partial[t]:
                 xp.multiply(dc, f, out=scratch)
                 seq.carry(scratch, dc, t)
@@ -298,19 +303,23 @@ def gru(input, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, lengths=Non
     x, w_ih, w_hh = input.data, weight_ih.data, weight_hh.data
     h2 = 2 * hidden
     # gates: x W_ih^T + b_ih + [b_hr, b_hz, 0], turned in place into [r, z, n] per step
-    gates = input_projection(x, w_ih, combined_bias(bias_ih, bias_hh, keep_hh=h2))
+    # (r and z rows halved: see _recurrent.sigmoid_from_tanh_; the backward uses the true W's)
+    bias = combined_bias(bias_ih, bias_hh, keep_hh=h2)
+    gates = input_projection(x, halve_rows(w_ih, h2),
+                             None if bias is None else halve_rows(bias, h2))
     b_hn = None if bias_hh is None else bias_hh.data[h2:]
     steps, batch = seq.steps, seq.batch
     states = seq.states
     reset_terms = xp.empty((steps, batch, hidden), dtype=x.dtype)  # q_t = W_hn h + b_hn
     recurrent = xp.empty((batch, 3 * hidden), dtype=x.dtype)
-    w_hh_t = w_hh.T
+    w_hh_t = row_major_transpose(halve_rows(w_hh, h2))
     for t in seq.order:
         h_prev, h = states[t + seq.read], states[t + seq.write]
         a, q = gates[t], reset_terms[t]
         xp.matmul(h_prev, w_hh_t, out=recurrent)
-        a[:, :h2] += recurrent[:, :h2]
-        sigmoid_(a[:, :h2])
+        a[:, :h2] += recurrent[:, :h2]  # [a_r/2, a_z/2]
+        xp.tanh(a[:, :h2], out=a[:, :h2])
+        sigmoid_from_tanh_(a[:, :h2])
         r, z, n = a[:, :hidden], a[:, hidden:h2], a[:, h2:]
         if b_hn is None:
             q[...] = recurrent[:, h2:]
