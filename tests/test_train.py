@@ -359,7 +359,8 @@ def test_fit_rejects_bad_arguments(kwargs, error, message):
 ])
 def test_fit_rejects_a_wrong_train_data_type(train_data, name):
     _, _, model, opt = spiral_setup()
-    with pytest.raises(TypeError, match=f"DataLoader, a Dataset or a tuple.*got {name}"):
+    with pytest.raises(TypeError, match=f"DataLoader, a Dataset, a tuple.*or an iterable of "
+                                        rf"batches with a len\(\), got {name}"):
         fit(model, LOSS, opt, train_data, progress=False)
 
 

@@ -569,7 +569,8 @@ def test_resume_needs_the_models_and_matching_names(tmp_path):
     ({"models": {"G": "not a module"}}, TypeError, r"models\['G'\] must be a Module, got str"),
     ({"models": {1: nn.Linear(2, 2)}}, TypeError, "models must be a dict by name"),
     ({"validation_data": (X,)}, ValueError, "validation data needs an eval_step"),
-    ({"train_data": X}, TypeError, r"a tuple of arrays \(x, ...\), got ndarray"),
+    ({"train_data": X}, TypeError, r"a tuple of arrays \(x, ...\) or an iterable of batches "
+                                   r"with a len\(\), got ndarray"),
     ({"step": "fast"}, TypeError, "step must be a function step"),
     ({"eval_step": 3}, TypeError, "eval_step must be a function"),
 ])

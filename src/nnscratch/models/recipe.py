@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,50 @@ class Recipe:
         batch = ", ".join(["N", *map(str, shape)])
         raise ValueError(f"{self.name}: expected an input of shape {shape} or a batch of "
                          f"shape ({batch}), got shape {x.shape}")
+
+    # --- what a recipe that is not "fit(model, loss, optimizer, (x, y))" changes ---------
+    def with_options(self, **options) -> Recipe:
+        """This recipe with some of its settings changed (e.g. `text=` for a language
+        model's corpus); ValueError for a setting it does not have."""
+        own = {f.name for f in dataclasses.fields(self)} - {f.name for f in
+                                                             dataclasses.fields(Recipe)}
+        unknown = sorted(set(options) - own)
+        if unknown:
+            flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+            raise ValueError(f"recipe {self.name} has no option {flags}"
+                             + (f" (it has: {', '.join(sorted(own))})" if own else ""))
+        return dataclasses.replace(self, **options)
+
+    def options(self) -> dict:
+        """The settings `with_options` changes, as plain data for config.json."""
+        base = {f.name for f in dataclasses.fields(Recipe)}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in base}
+
+    def model_info(self, splits: Splits) -> dict:
+        """What building the model needs beyond the recipe (e.g. the tokenizer, whose
+        vocabulary sizes the model), stored in every checkpoint."""
+        return {}
+
+    def build_model_for(self, model_info: dict):
+        """The model, given what `model_info` returned when it was trained."""
+        return self.build_model()
+
+    def fit_arguments(self, model, optimizer, splits: Splits, batch_size: int) -> dict:
+        """How fit trains the model: by default supervised on (x, y) arrays."""
+        return {"model": model, "loss": self.loss(), "optimizer": optimizer,
+                "train_data": splits.train, "validation_data": splits.val,
+                "metrics": self.metrics, "batch_size": batch_size}
+
+    def callbacks(self) -> list:
+        """Callbacks of this recipe's training beyond the runner's (e.g. clipping)."""
+        return []
+
+    def score(self, model, data) -> dict:
+        """Scores of the trained model on one split (test.json, `nnscratch evaluate`)."""
+        from ..train import evaluate
+
+        return evaluate(model, self.loss(), data, self.metrics)
 
     def after_training(self, model, splits: Splits, folder, say) -> None:
         """Anything a recipe wants to show once trained (e.g. a truth table)."""

@@ -21,7 +21,6 @@ from ..train import (
     JSONLinesLogger,
     ModelCheckpoint,
     TerminateOnNaN,
-    evaluate,
     fit,
     metrics,
     predict,
@@ -64,10 +63,19 @@ def load_trained(run_or_checkpoint):
     name = checkpoint.get("recipe")
     if name is None:
         raise ValueError(f"{run_or_checkpoint} was not written by a recipe run (no recipe name)")
-    recipe = get(name)
-    model = recipe.build_model()
+    recipe = recipe_of(name, checkpoint.get("config") or {})
+    model = recipe.build_model_for(checkpoint.get("model_info") or {})
     model.load_state_dict(checkpoint["model"])
     return recipe, model, checkpoint
+
+
+def recipe_of(name: str, config: dict):
+    """Recipe `name` with the options a run's config.json recorded (e.g. --text)."""
+    options = config.get("options") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"the run's options must be a dict, got {type(options).__name__}")
+    recipe = get(name)
+    return recipe.with_options(**options) if options else recipe
 
 
 def _resume_checkpoint(resume, name: str) -> tuple[Path, dict]:
@@ -117,16 +125,21 @@ def run_splits(recipe, checkpoint: dict):
 
 
 def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
-                 out="runs", resume=None, progress=True, say=print, patience=None) -> dict:
+                 out="runs", resume=None, progress=True, say=print, patience=None,
+                 **options) -> dict:
     """Train recipe `name`; returns a summary dict (folder, test scores, timings).
 
     epochs, batch_size, lr, seed: None means the recipe's default (seed 0), or, with
     `resume`, the value the resumed run was started with: its data (drawn from the seed)
     and batches must be the same for the continuation to equal an uninterrupted run.
+    options: the recipe's own settings (e.g. text= for a language model's corpus), None
+    meaning its default or the resumed run's.
     """
-    recipe = get(name)
     resume_from, resumed = (None, {}) if resume is None else _resume_checkpoint(resume, name)
     previous = resumed.get("config") or {}
+    chosen = {**(previous.get("options") or {}),
+              **{k: v for k, v in options.items() if v is not None}}
+    recipe = recipe_of(name, {"options": chosen})
 
     def choose(given, key, default):
         return given if given is not None else previous.get(key, default)
@@ -142,7 +155,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                          f"--epochs is the total to reach, got {epochs}")
     backend.manual_seed(seed)
     splits = recipe.data()
-    model = recipe.build_model()
+    model_info = recipe.model_info(splits)
+    model = recipe.build_model_for(model_info)
     optimizer = recipe.optimizer(model, lr)
     scheduler = recipe.scheduler(optimizer, epochs)
 
@@ -152,20 +166,21 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     else:
         folder = new_run_folder(out, name)
     config = {"recipe": name, "description": recipe.description, "epochs": epochs,
-              "batch_size": batch_size, "lr": lr, "seed": seed, "nnscratch": __version__,
+              "batch_size": batch_size, "lr": lr, "seed": seed, "options": recipe.options(),
+              "nnscratch": __version__,
               "numpy": np.__version__, "python": platform.python_version()}
     _write_json(folder / "config.json", config)
 
     monitor = "val_loss" if splits.val is not None else "loss"
     checkpoints = ModelCheckpoint(folder, monitor=monitor,
-                                  metadata={"recipe": name, "config": config})
+                                  metadata={"recipe": name, "config": config,
+                                            "model_info": model_info})
     callbacks = [checkpoints, JSONLinesLogger(folder / "metrics.jsonl", append=resume is not None),
-                 TerminateOnNaN()]
+                 TerminateOnNaN(), *recipe.callbacks()]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor, patience=patience))
     started = time.perf_counter()
-    history = fit(model, recipe.loss(), optimizer, splits.train, epochs=epochs,
-                  batch_size=batch_size, validation_data=splits.val, metrics=recipe.metrics,
+    history = fit(**recipe.fit_arguments(model, optimizer, splits, batch_size), epochs=epochs,
                   callbacks=callbacks, scheduler=scheduler, progress=progress,
                   resume_from=resume_from)
     seconds = time.perf_counter() - started
@@ -178,7 +193,7 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     if checkpoints.best_path.is_file():  # the final evaluation uses the best epoch
         model.load_state_dict(io.load(checkpoints.best_path)["model"])
     if splits.test is not None:
-        scores = evaluate(model, recipe.loss(), splits.test, recipe.metrics)
+        scores = recipe.score(model, splits.test)
         summary["test"] = scores
         _write_json(folder / "test.json", scores)
     _plots(recipe, model, history, splits, folder)

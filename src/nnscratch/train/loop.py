@@ -18,19 +18,25 @@ from .step import SupervisedEvalStep, SupervisedStep
 from .trainer import Trainer, run_eval
 
 
-def as_loader(data, batch_size: int, shuffle: bool, fields: int = 2) -> DataLoader:
+def as_loader(data, batch_size: int, shuffle: bool, fields: int = 2):
     """A DataLoader from a DataLoader, a Dataset, or a tuple of arrays (x, y, ...) with at
     least `fields` arrays (fit's (model, loss, optimizer) path needs inputs and targets; a
-    step of your own may take (x,) alone)."""
+    step of your own may take (x,) alone). Any other object with __iter__ and __len__ is
+    taken as the batches themselves, in its own order (e.g. data.text.StatefulBatches,
+    whose order truncated BPTT needs: batch_size and shuffle do not apply to it)."""
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, Dataset):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
     if isinstance(data, (tuple, list)) and len(data) >= fields:
         return DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
+    if not isinstance(data, (tuple, list, np.ndarray, Tensor, str, bytes, dict)) \
+            and hasattr(data, "__iter__") and hasattr(data, "__len__"):
+        return data
     shape = "(inputs, targets)" if fields >= 2 else "of arrays (x, ...)"
     raise TypeError(
-        f"data must be a DataLoader, a Dataset or a tuple {shape}, got {type(data).__name__}"
+        f"data must be a DataLoader, a Dataset, a tuple {shape} or an iterable of batches "
+        f"with a len(), got {type(data).__name__}"
     )
 
 
