@@ -97,8 +97,11 @@ def fashion_run(tmp_path_factory) -> Path:
 # --- help and usage errors -------------------------------------------------------------
 
 HELP_MENTIONS = {
-    (): ("train", "recipes", "evaluate", "predict", "summary", "data"),
-    ("train",): ("recipe", "--epochs", "--batch-size", "--lr", "--seed", "--out", "--resume"),
+    (): ("train", "recipes", "evaluate", "predict", "sample", "summary", "data"),
+    ("train",): ("recipe", "--epochs", "--batch-size", "--lr", "--seed", "--out", "--resume",
+                 "--text"),
+    ("sample",): ("run", "--prompt", "--tokens", "--temperature", "--top-k", "--top-p",
+                  "--seed"),
     ("recipes",): ("usage: nnscratch recipes",),
     ("evaluate",): ("run", "--split"),
     ("predict",): ("checkpoint", "file", ".png", ".npy"),
@@ -445,7 +448,8 @@ def test_recipes_lists_them_all(capsys):
     code, out, _ = run(capsys, "recipes")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["fashion-cnn", "fashion-mlp", "perceptron", "sine", "spiral"]
+    assert names == ["char-lstm", "fashion-cnn", "fashion-mlp", "perceptron", "sine",
+                     "sine-rnn", "spiral"]
 
 
 def test_data_fetch_finds_the_installed_fashion_mnist(capsys, tmp_path):

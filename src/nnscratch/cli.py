@@ -55,7 +55,7 @@ def cmd_train(args) -> int:
         summary = train_recipe(args.recipe, args.epochs, args.batch_size, args.lr, args.seed,
                                args.out, args.resume,
                                progress="lines" if not args.quiet else False, say=_say,
-                               patience=args.patience)
+                               patience=args.patience, **_recipe_options(args))
     if "stopped" in summary:
         _say(summary["stopped"])
     epochs = summary["epochs"]
@@ -65,8 +65,21 @@ def cmd_train(args) -> int:
         _say(f"test: {_format_scores(summary['test'])}")
         if "accuracy" in summary["test"]:
             _say(f"test accuracy: {100 * summary['test']['accuracy']:.2f} %")
+    elif "val" in summary:
+        _say(f"validation (best epoch): {_format_scores(summary['val'])}")
     _say(f"run folder: {summary['folder']}")
     return 0
+
+
+def _recipe_options(args) -> dict:
+    """The recipe options given on the command line (recipes refuse those they lack)."""
+    options = {}
+    if args.text is not None:
+        path = Path(args.text)
+        if not path.is_file():
+            raise FileNotFoundError(f"--text: no file at {path}")
+        options["text"] = str(path.resolve())
+    return options
 
 
 def cmd_recipes(args) -> int:
@@ -80,14 +93,13 @@ def cmd_recipes(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .models.runner import load_trained, run_splits
-    from .train import evaluate
 
     recipe, model, checkpoint = load_trained(args.run)
     splits = run_splits(recipe, checkpoint)
     data = splits.test if args.split == "test" else splits.val
     if data is None:
         raise ValueError(f"recipe {recipe.name} has no {args.split} split")
-    scores = evaluate(model, recipe.loss(), data, recipe.metrics)
+    scores = recipe.score(model, data)
     _say(f"{recipe.name} (epoch {checkpoint['epoch']}) on {args.split}: {_format_scores(scores)}")
     return 0
 
@@ -129,6 +141,23 @@ def cmd_predict(args) -> int:
             _say(f"{label} ({100 * probabilities[best]:.1f} %)")
         else:
             _say(" ".join(f"{v:.6g}" for v in np.ravel(row)))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .data.text import tokenizer_from_json
+    from .models import generate
+    from .models.runner import load_trained
+
+    recipe, model, checkpoint = load_trained(args.run)
+    info = checkpoint.get("model_info") or {}
+    if "tokenizer" not in info:
+        raise ValueError(f"{args.run} is a run of {recipe.name}, not of a language model: "
+                         "nothing to sample text from")
+    tokenizer = tokenizer_from_json(info["tokenizer"], f"{args.run}")
+    text = generate(model, args.prompt, args.tokens, temperature=args.temperature,
+                    top_k=args.top_k, top_p=args.top_p, seed=args.seed, tokenizer=tokenizer)
+    print(text, flush=True)
     return 0
 
 
@@ -213,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=_positive(int, "a whole number", zero_allowed=True),
                        help="stop early after this many epochs "
                        "without improvement of the validation loss")
+    train.add_argument("--text", metavar="FILE", help="language models: train on this text "
+                       "file instead of the recipe's corpus")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)
 
@@ -228,6 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("checkpoint", help="run folder or checkpoint file")
     predict.add_argument("file", help="a .png image or a .npy array")
     predict.set_defaults(handler=cmd_predict)
+
+    sample = commands.add_parser("sample", help="text from a trained language-model run")
+    sample.add_argument("run", help="run folder (uses best.npz) or checkpoint file")
+    sample.add_argument("--prompt", default="\n", help="text to start from (default: a "
+                        "new line)")
+    sample.add_argument("--tokens", type=_positive(int, "a whole number", zero_allowed=True),
+                        default=300, help="how many new tokens (default 300)")
+    sample.add_argument("--temperature", type=_positive(float, "a number", zero_allowed=True),
+                        default=0.8, help="0 is greedy; higher is more random (default 0.8)")
+    sample.add_argument("--top-k", type=_positive(int, "a whole number"),
+                        help="sample among the k most likely tokens only")
+    sample.add_argument("--top-p", type=_positive(float, "a number"),
+                        help="sample among the most likely tokens summing to p (0 < p <= 1)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.set_defaults(handler=cmd_sample)
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameters")
     summary.add_argument("recipe")

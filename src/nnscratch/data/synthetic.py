@@ -46,3 +46,16 @@ def sine(samples: int = 1000, dtype=None):
     dtype = np.dtype(dtype or backend.get_default_dtype())
     x = (np.arange(samples) / samples).reshape(-1, 1).astype(dtype)
     return x, np.sin(2 * np.pi * x).astype(dtype)
+
+
+def noisy_sine_series(length: int = 4000, period: float = 50.0, noise: float = 0.1,
+                      seed: int | None = None, dtype=None):
+    """A long noisy sine wave for forecasting: (observed (length,), clean (length,)) with
+    clean[t] = sin(2 pi t / period) and observed = clean + N(0, noise^2), drawn from
+    np.random.default_rng(seed), or from the seeded generator (ns.manual_seed) when seed
+    is None."""
+    dtype = np.dtype(dtype or backend.get_default_dtype())
+    rng = backend.generator() if seed is None else np.random.default_rng(seed)
+    clean = np.sin(2 * np.pi * np.arange(length) / period)
+    observed = clean + noise * rng.standard_normal(length)
+    return observed.astype(dtype), clean.astype(dtype)

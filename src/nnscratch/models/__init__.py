@@ -1,11 +1,12 @@
 """Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`);
 `generate(model, prompt, max_new_tokens, ...)`, the sampler of every language model."""
 
-from . import fashion, small
+from . import char_lstm, fashion, sine_rnn, small
+from .char_lstm import CharLSTM
 from .generation import generate
 from .recipe import Recipe, Splits
 
-RECIPES = {**small.RECIPES, **fashion.RECIPES}
+RECIPES = {**small.RECIPES, **fashion.RECIPES, **char_lstm.RECIPES, **sine_rnn.RECIPES}
 
 
 def get(name: str) -> Recipe:
@@ -14,4 +15,4 @@ def get(name: str) -> Recipe:
     return RECIPES[name]
 
 
-__all__ = ["RECIPES", "Recipe", "Splits", "generate", "get"]
+__all__ = ["RECIPES", "CharLSTM", "Recipe", "Splits", "generate", "get"]

@@ -17,6 +17,7 @@ class Splits:
     test: tuple | None
     class_names: list[str] | None = None
     test_images: np.ndarray | None = None  # raw images of the test set, for plots
+    tokenizer: object | None = None  # a language model's, from data.text
 
 
 @dataclass

@@ -159,6 +159,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     model = recipe.build_model_for(model_info)
     optimizer = recipe.optimizer(model, lr)
     scheduler = recipe.scheduler(optimizer, epochs)
+    fit_arguments = recipe.fit_arguments(model, optimizer, splits, batch_size)  # before any
+    # folder is made: data too short for a batch leaves nothing behind on disk
 
     if resume_from is not None:
         folder = resume_from.parent
@@ -180,7 +182,7 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     if patience is not None:
         callbacks.append(EarlyStopping(monitor, patience=patience))
     started = time.perf_counter()
-    history = fit(**recipe.fit_arguments(model, optimizer, splits, batch_size), epochs=epochs,
+    history = fit(**fit_arguments, epochs=epochs,
                   callbacks=callbacks, scheduler=scheduler, progress=progress,
                   resume_from=resume_from)
     seconds = time.perf_counter() - started
@@ -196,6 +198,9 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
         scores = recipe.score(model, splits.test)
         summary["test"] = scores
         _write_json(folder / "test.json", scores)
+    elif splits.val is not None:  # no test split (a language model's corpus): report val
+        summary["val"] = recipe.score(model, splits.val)
+        _write_json(folder / "val.json", summary["val"])
     _plots(recipe, model, history, splits, folder)
     recipe.after_training(model, splits, folder, say)
     return summary

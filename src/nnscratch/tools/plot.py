@@ -411,3 +411,34 @@ def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32
     return _grid(maps, [str(c) for c in range(maps.shape[0])],
                  f"layer {index} ({name}): {shown} feature maps "
                  f"{output.shape[2]}x{output.shape[3]}", path, columns)
+
+
+def forecasts(observed, truth, start: int, predicted: dict, path,
+              title: str | None = None) -> Path:
+    """A series and models' forecasts of it as a PNG at `path`; returns the path.
+
+    observed: (T,) the values the models saw (grey dots up to `start`); truth: (T,) the
+    true (clean) series; predicted: {name: (T - start,) forecast from `start` on}.
+    """
+    observed, truth = _array(observed).ravel(), _array(truth).ravel()
+    if observed.shape != truth.shape:
+        raise ValueError(f"forecasts: observed and truth must have the same shape, got "
+                         f"{observed.shape} and {truth.shape}")
+    steps = np.arange(truth.size)
+    figure = _figure(10.0, 4.0)
+    axes = figure.subplots()
+    axes.plot(steps[:start], observed[:start], ".", color="0.6", markersize=3,
+              label="observed (noisy)")
+    axes.plot(steps, truth, color="black", linewidth=1.0, label="truth")
+    for i, (name, values) in enumerate(predicted.items()):
+        values = _array(values).ravel()
+        if values.size != truth.size - start:
+            raise ValueError(f"forecasts: {name!r} must have {truth.size - start} values "
+                             f"(from step {start} on), got {values.size}")
+        axes.plot(steps[start:], values, color=f"C{i}", linewidth=1.5, label=name)
+    axes.axvline(start, color="0.4", linestyle=":", linewidth=1)
+    axes.set_xlabel("time step")
+    axes.legend(loc="lower left", fontsize=8)
+    if title:
+        axes.set_title(title)
+    return _save(figure, path)
