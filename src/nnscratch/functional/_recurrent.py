@@ -39,7 +39,10 @@ def sigmoid_from_tanh_(a):
     a power of two), so the pre-activations they compute are already x / 2 and one
     tanh call covers every gate of a step. activation.sigmoid_array would allocate five
     arrays per call; on an LSTM's (N, 3H) gate block it was six times slower, L times
-    per forward.
+    per forward. It is not a replacement for that one: 1 + tanh cancels for very negative
+    x, so this form is exact to ~1e-7 absolutely, not relatively (sigmoid(-20) becomes 0).
+    A gate multiplies values of order 1, where that makes no difference; a loss such as
+    BCE needs the relative precision, so activation.sigmoid keeps its own form.
     """
     xp = backend.array_module(a)
     xp.multiply(a, 0.5, out=a)
