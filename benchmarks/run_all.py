@@ -15,7 +15,7 @@ import torch
 
 from timing import fmt
 
-MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn"]
+MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn", "lstm"]
 
 
 def main() -> None:
