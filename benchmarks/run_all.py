@@ -15,7 +15,8 @@ import torch
 
 from timing import fmt
 
-MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn", "lstm"]
+MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn", "lstm",
+           "recipe_char_lstm"]
 
 
 def main() -> None:
