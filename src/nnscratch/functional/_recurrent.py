@@ -16,6 +16,15 @@ Contract of the layout (`Sequence`), which the ops and their backwards rely on:
   nothing is copied, and the gradient the backward receives for `states` already holds
   dL/dh_t from the output and from h_n, summed where they overlap. Block h0 of the
   buffer is never exposed; its gradient stays zero.
+- The LSTM keeps everything else feature-major (a sample is a column): its gates
+  (L, 4H, N), computed per step as W_hh h_{t-1}^T (H, N) from the batch-major state's
+  transposed view, so that each gate of a step is one contiguous (H, N) block (element-
+  wise calls on the strided (N, H) slices of an (N, 4H) array cost ~2.4x); its c's
+  (L+1, H, N) in the block order of the h's; and its backward's gate gradients (4H, L, N),
+  step t's (4H, N) block written by the step's last product, so that (4H, L*N) is the
+  one matrix of dW_ih, dW_hh, db and dX with no transposing copy. h_t is written
+  through the transposed view of its (N, H) block. Masks for such blocks:
+  `active_columns`, `carry_columns`, `zero_idle_columns`.
 - With lengths, sample n is active at step t when t < lengths[n]. An idle sample's state
   is carried (the block is a copy of the one read), its output is 0, its gate gradients
   are 0, and dL/dh, dL/dc pass through the step unchanged. Steps where every sample is
@@ -196,6 +205,16 @@ def input_projection(x, w_ih, bias):
     return out.reshape(steps, batch, w_ih.shape[0])
 
 
+def input_projection_columns(x, w_ih, bias):
+    """input_projection feature-major: (L, N, H_in) -> (L, G*H, N) = W_ih x_t^T + b for
+    each step, so that each gate of a step is one contiguous (H, N) block."""
+    xp = backend.array_module(x)
+    out = xp.matmul(w_ih, x.transpose(0, 2, 1))
+    if bias is not None:
+        out += bias[:, None]
+    return out
+
+
 class Sequence:
     """Time order, state layout and length masks of one direction over (L, N) (see the
     module docstring for the layout)."""
@@ -227,6 +246,9 @@ class Sequence:
             self.partial = [not bool(row.all()) for row in active]
             self.active = xp.asarray(active[:, :, None])  # (L, N, 1) for broadcasting
             self.idle = ~self.active
+            # the same masks for feature-major (., N) blocks: (L, 1, N) views
+            self.active_columns = self.active.transpose(0, 2, 1)
+            self.idle_columns = self.idle.transpose(0, 2, 1)
 
     def output_views(self):
         """(offset, shape) of output and h_n in the flat buffer (and c_n for an LSTM)."""
@@ -276,6 +298,16 @@ class Sequence:
         """Gate gradients of idle samples are 0: their step did not happen."""
         if self.partial[t]:
             grad *= self.active[t]
+
+    def carry_columns(self, new, old, t: int) -> None:
+        """`carry` for feature-major (., N) blocks (a sample is a column)."""
+        if self.partial[t]:
+            backend.array_module(new).copyto(new, old, where=self.idle_columns[t])
+
+    def zero_idle_columns(self, grad, t: int) -> None:
+        """`zero_idle` for feature-major (., N) blocks."""
+        if self.partial[t]:
+            grad *= self.active_columns[t]
 
 
 def weight_gradients(d_input, d_recurrent, x, h_prev, need_ih: bool, need_hh: bool):

@@ -36,6 +36,7 @@ from ._recurrent import (
     combined_bias,
     halve_rows,
     input_projection,
+    input_projection_columns,
     one_minus_square,
     one_minus_times,
     row_major_transpose,
@@ -188,87 +189,91 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
     w_ih, w_hh = weight_ih.data[rows], weight_hh.data[rows]
     bias = combined_bias(bias_ih, bias_hh)
     steps, batch, h3 = seq.steps, seq.batch, 3 * hidden
-    # gates: P = x W_ih^T + b with the sigmoid rows halved, turned in place into the
-    # activations [i, f, o, g] per step (the backward uses the true W's)
-    gates = input_projection(x, halve_rows(w_ih, h3),
-                             None if bias is None else halve_rows(bias[rows], h3))
-    states = seq.states
-    cells = xp.empty_like(states)  # c_t in the same block layout as the h's
-    cells[seq.first] = 0 if initial["c0"] is None else initial["c0"].data
-    tanh_cells = xp.empty((steps, batch, hidden), dtype=x.dtype)
-    recurrent = xp.empty((batch, 4 * hidden), dtype=x.dtype)
-    product = xp.empty((batch, hidden), dtype=x.dtype)
-    w_hh_t = row_major_transpose(halve_rows(w_hh, h3))
+    # gates, feature-major (L, 4H, N): P = W_ih x^T + b with the sigmoid rows halved,
+    # turned in place into the activations [i, f, o, g] per step (the backward uses the
+    # true W's); each gate of a step is a contiguous (H, N) block, and so are the c's
+    gates = input_projection_columns(x, halve_rows(w_ih, h3),
+                                     None if bias is None else halve_rows(bias[rows], h3))
+    states = seq.states  # the h's stay batch-major (N, H): the output is a view of them
+    cells = xp.empty((steps + 1, hidden, batch), dtype=x.dtype)  # c_t^T, blocks as the h's
+    cells[seq.first] = 0 if initial["c0"] is None else initial["c0"].data.T
+    tanh_cells = xp.empty((steps, hidden, batch), dtype=x.dtype)
+    recurrent = xp.empty((4 * hidden, batch), dtype=x.dtype)
+    product = xp.empty((hidden, batch), dtype=x.dtype)
+    w_hh_half = halve_rows(w_hh, h3)
     for t in seq.order:
         h_prev, c_prev = states[t + seq.read], cells[t + seq.read]
         h, c = states[t + seq.write], cells[t + seq.write]
         a = gates[t]
-        xp.matmul(h_prev, w_hh_t, out=recurrent)
+        xp.matmul(w_hh_half, h_prev.T, out=recurrent)
         a += recurrent  # [a_i/2, a_f/2, a_o/2, a_g]
         xp.tanh(a, out=a)
-        sigmoid_from_tanh_(a[:, :h3])
-        i, f, o, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:h3], a[:, h3:]
+        sigmoid_from_tanh_(a[:h3])
+        i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
         xp.multiply(f, c_prev, out=c)
         c += xp.multiply(i, g, out=product)
         xp.tanh(c, out=tanh_cells[t])
-        xp.multiply(o, tanh_cells[t], out=h)
+        xp.multiply(o, tanh_cells[t], out=h.T)
         seq.carry(h, h_prev, t)
-        seq.carry(c, c_prev, t)
+        seq.carry_columns(c, c_prev, t)
     seq.finish_output()
-    seq.cell_state_region()[...] = cells[seq.last]
+    seq.cell_state_region()[...] = cells[seq.last].T
 
     def backward(grad):
         external, d_cell_n = seq.split_gradient(grad)
-        d_gates = xp.empty_like(gates)  # da of every step in the inside order [i, f, o, g]
-        dh = xp.zeros((batch, hidden), dtype=x.dtype)  # dL/dh_{t-1} through the recurrence
-        dc = d_cell_n.copy()  # dL/dc_t, from c_n at first
+        # da of every step, feature-major with the steps side by side: (4H, L, N), so that
+        # (4H, L*N) is the one matrix of the whole-sequence products below
+        d_gates = xp.empty((4 * hidden, steps, batch), dtype=x.dtype)
+        dh = xp.zeros((hidden, batch), dtype=x.dtype)  # dL/dh_{t-1}^T through the recurrence
+        dc = xp.ascontiguousarray(d_cell_n.T)  # dL/dc_t^T, from c_n at first
         dh_t = xp.empty_like(dh)
         scratch = xp.empty_like(dh)
-        slope = xp.empty((batch, 4 * hidden), dtype=x.dtype)  # each gate's derivative
+        da = xp.empty((4 * hidden, batch), dtype=x.dtype)
+        da_i, da_f, da_o, da_g = da[:hidden], da[hidden:2 * hidden], da[2 * hidden:h3], da[h3:]
+        slope = xp.empty_like(da)  # each gate's derivative
+        w_hh_t = row_major_transpose(w_hh)
         for t in seq.backward_order:
             a, tc, c_prev = gates[t], tanh_cells[t], cells[t + seq.read]
-            i, f, o, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:h3], a[:, h3:]
-            da = d_gates[t]
-            da_i, da_f, da_o, da_g = (da[:, :hidden], da[:, hidden:2 * hidden],
-                                      da[:, 2 * hidden:h3], da[:, h3:])
-            xp.add(external[t], dh, out=dh_t)
+            i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
+            xp.add(external[t].T, dh, out=dh_t)
             xp.multiply(dh_t, tc, out=da_o)  # do
             one_minus_square(tc, scratch)
             scratch *= o
             scratch *= dh_t
             if seq.partial[t]:  # an idle sample's dc passes through unchanged
-                scratch *= seq.active[t]
+                scratch *= seq.active_columns[t]
             dc += scratch  # dc_t
             xp.multiply(dc, g, out=da_i)  # di
             xp.multiply(dc, c_prev, out=da_f)  # df
             xp.multiply(dc, i, out=da_g)  # dg
-            one_minus_times(a[:, :h3], slope[:, :h3])
-            one_minus_square(g, slope[:, h3:])
-            da *= slope
+            one_minus_times(a[:h3], slope[:h3])
+            one_minus_square(g, slope[h3:])
+            da_t = d_gates[:, t]
+            xp.multiply(da, slope, out=da_t)
             if seq.partial[t]:
                 xp.multiply(dc, f, out=scratch)
-                seq.carry(scratch, dc, t)
+                seq.carry_columns(scratch, dc, t)
                 dc, scratch = scratch, dc
             else:
                 dc *= f
-            seq.zero_idle(da, t)
-            xp.matmul(da, w_hh, out=dh)
-            seq.carry(dh, dh_t, t)
-        grads = {"h0": dh, "c0": dc}
-        grad_ih, grad_hh = weight_gradients(d_gates, d_gates, x, states[seq.before],
-                                            weight_ih.requires_grad, weight_hh.requires_grad)
-        for name, inside in (("weight_ih", grad_ih), ("weight_hh", grad_hh)):
-            if inside is not None:  # rows back to PyTorch's order i, f, g, o
-                grads[name] = xp.empty_like(inside)
-                grads[name][rows] = inside
+            seq.zero_idle_columns(da_t, t)
+            xp.matmul(w_hh_t, da_t, out=dh)
+            seq.carry_columns(dh, dh_t, t)
+        grads = {"h0": xp.ascontiguousarray(dh.T), "c0": xp.ascontiguousarray(dc.T)}
+        d_all = d_gates.reshape(4 * hidden, steps * batch)
+        rows_all = steps * batch
+        for name, tensor, other in (("weight_ih", weight_ih, x),
+                                    ("weight_hh", weight_hh, states[seq.before])):
+            if tensor.requires_grad:  # rows back to PyTorch's order i, f, g, o
+                grads[name] = xp.empty((4 * hidden, other.shape[2]), dtype=x.dtype)
+                grads[name][rows] = d_all @ other.reshape(rows_all, other.shape[2])
         if _needs(bias_ih) or _needs(bias_hh):
-            sums = column_sums(d_gates.reshape(-1, 4 * hidden))
-            d_bias = xp.empty_like(sums)
-            d_bias[rows] = sums
+            d_bias = xp.empty(4 * hidden, dtype=x.dtype)
+            d_bias[rows] = d_all.sum(axis=1)
             grads.update({name: d_bias for name, b in (("bias_ih", bias_ih),
                                                       ("bias_hh", bias_hh)) if _needs(b)})
         if input.requires_grad:
-            grads["input"] = d_gates @ w_ih
+            grads["input"] = (d_all.T @ w_ih).reshape(x.shape)
         return gradients(grads)
 
     parents, gradients = _parents_and_gradients(input, initial, weight_ih, weight_hh,
