@@ -193,6 +193,6 @@ class CharLSTMRecipe(Recipe):
 RECIPES = {
     "char-lstm": CharLSTMRecipe(
         "char-lstm", "2-layer LSTM character model of Debian's fortunes (or --text FILE), "
-        "truncated BPTT", input_shape=(128,), epochs=8, batch_size=32, lr=2e-3,
+        "truncated BPTT", input_shape=(128,), epochs=5, batch_size=32, lr=2e-3,
         metrics=(), classifier=False),
 }
