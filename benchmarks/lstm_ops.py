@@ -13,7 +13,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import functional as F
-from timing import fmt, median_seconds
+from timing import median_seconds, print_rows
 
 STEPS, BATCH, FEATURES, HIDDEN = 64, 32, 64, 256
 
@@ -64,8 +64,7 @@ def rows() -> list[tuple[str, float, float]]:
 
 
 def main() -> None:
-    for name, ours, theirs in rows():
-        print(f"{name}: nnscratch {fmt(ours)}, PyTorch {fmt(theirs)}, ratio {ours / theirs:.2f}")
+    print_rows(rows())
 
 
 if __name__ == "__main__":

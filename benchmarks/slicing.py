@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import nnscratch as ns
-from timing import fmt, median_seconds
+from timing import median_seconds, print_rows
 
 STEPS = (50, 100, 200)
 BATCH, HIDDEN = 64, 256
@@ -47,8 +47,7 @@ def rows() -> list[tuple[str, float, float]]:
 
 
 def main() -> None:
-    for name, ours, theirs in rows():
-        print(f"{name}: nnscratch {fmt(ours)}, PyTorch {fmt(theirs)}, ratio {ours / theirs:.2f}")
+    print_rows(rows())
 
 
 if __name__ == "__main__":

@@ -34,3 +34,9 @@ def fmt(seconds: float) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:8.2f} ms"
     return f"{seconds:8.2f} s"
+
+
+def print_rows(rows) -> None:
+    """Print benchmark rows (workload, our seconds, PyTorch's seconds) with their ratio."""
+    for name, ours, theirs in rows:
+        print(f"{name}: nnscratch {fmt(ours)}, PyTorch {fmt(theirs)}, ratio {ours / theirs:.2f}")

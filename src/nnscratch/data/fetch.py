@@ -88,20 +88,26 @@ def _store(dest: Path, name: str, raw: bytes, source: str) -> None:
     atomic_write_bytes(dest / name, raw)
 
 
+def unpack_debian_package(package: str, tmp: Path) -> tuple[Path, str]:
+    """Download Debian's `package` into the folder tmp (`apt-get download`, no root) and
+    unpack it there (`dpkg-deb -x`): (the unpacked tree, the .deb's file name)."""
+    run_command(["apt-get", "download", package], cwd=tmp)
+    debs = sorted(tmp.glob(f"{package}_*.deb"))
+    if not debs:
+        raise RuntimeError(f"`apt-get download {package}` produced no .deb file")
+    unpacked = tmp / "unpacked"
+    run_command(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], cwd=tmp)
+    return unpacked, debs[-1].name
+
+
 def _from_debian_package(dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="nnscratch-deb-") as tmp:
-        tmp = Path(tmp)
-        run_command(["apt-get", "download", DEBIAN_PACKAGE], cwd=tmp)
-        debs = sorted(tmp.glob(f"{DEBIAN_PACKAGE}_*.deb"))
-        if not debs:
-            raise RuntimeError(f"`apt-get download {DEBIAN_PACKAGE}` produced no .deb file")
-        unpacked = tmp / "unpacked"
-        run_command(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], cwd=tmp)
+        unpacked, deb = unpack_debian_package(DEBIAN_PACKAGE, Path(tmp))
         for name in _missing(dest):
             source = file_in(unpacked / DEBIAN_DATA_DIR, name)
             if source is None:
-                raise RuntimeError(f"{debs[-1].name} holds no {DEBIAN_DATA_DIR}/{name}")
-            _store(dest, name, source.read_bytes(), f"{debs[-1].name}:{name}")
+                raise RuntimeError(f"{deb} holds no {DEBIAN_DATA_DIR}/{name}")
+            _store(dest, name, source.read_bytes(), f"{deb}:{name}")
 
 
 def _from_official_urls(dest: Path) -> None:
@@ -168,24 +174,18 @@ def _fortune_file_in(unpacked: Path, name: str) -> Path | None:
 
 def _fortunes_from_debian_package(dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="nnscratch-deb-") as tmp:
-        tmp = Path(tmp)
-        run_command(["apt-get", "download", FORTUNES_PACKAGE], cwd=tmp)
-        debs = sorted(tmp.glob(f"{FORTUNES_PACKAGE}_*.deb"))
-        if not debs:
-            raise RuntimeError(f"`apt-get download {FORTUNES_PACKAGE}` produced no .deb file")
-        unpacked = tmp / "unpacked"
-        run_command(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], cwd=tmp)
+        unpacked, deb = unpack_debian_package(FORTUNES_PACKAGE, Path(tmp))
         sources = {name: _fortune_file_in(unpacked, name) for name in text_corpus.FORTUNE_FILES}
         missing = [name for name, path in sources.items() if path is None]
         if missing:
-            raise RuntimeError(f"{debs[-1].name} holds no {FORTUNES_DATA_DIR}/"
+            raise RuntimeError(f"{deb} holds no {FORTUNES_DATA_DIR}/"
                                f"{{{','.join(missing)}}}")
         contents = {}
         for name, path in sources.items():  # check all before writing any
             data = path.read_bytes()
             if not data:
-                raise RuntimeError(f"{debs[-1].name}: {FORTUNES_DATA_DIR}/{name} is empty")
-            text_corpus.decode_text(data, f"{debs[-1].name}:{name}")  # refuses binary files
+                raise RuntimeError(f"{deb}: {FORTUNES_DATA_DIR}/{name} is empty")
+            text_corpus.decode_text(data, f"{deb}:{name}")  # refuses binary files
             contents[name] = data
         dest.mkdir(parents=True, exist_ok=True)
         for name, data in contents.items():
