@@ -1,6 +1,6 @@
 """The PyTorch twin of the `char-lstm` recipe: same corpus, tokenizer and split (read with
-nnscratch's text tools, plain NumPy), same batches (StatefulBatches: 32 lanes of 128
-characters), same model and initial weights (nnscratch's CharLSTM built with seed 0,
+nnscratch's text tools, plain NumPy), same batches (StatefulBatches: 32 lanes, 64
+characters a batch), same model and initial weights (nnscratch's CharLSTM built with seed 0,
 its state_dict copied in), same truncated BPTT (state carried detached, reset each
 epoch), Adam with the recipe's lr, cosine annealing per epoch to lr/10, gradient clipping
 at norm 1, and a validation pass with the state carried after every epoch.
