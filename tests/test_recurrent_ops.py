@@ -361,3 +361,84 @@ def test_unknown_nonlinearity():
         F.rnn(ns.zeros(2, 1, 3), None, ns.zeros(2, 3), ns.zeros(2, 2), nonlinearity="gelu")
     with pytest.raises(ValueError, match="rnn_cell: nonlinearity must be"):
         F.rnn_cell(ns.zeros(1, 3), None, ns.zeros(2, 3), ns.zeros(2, 2), nonlinearity="sig")
+
+
+# --- the LSTM's batch split over threads (_recurrent.batch_chunks) -----------------------
+@pytest.fixture
+def threads():
+    """Set nnscratch's thread count for a test, then restore it."""
+    from nnscratch import parallel
+
+    before = parallel.get_num_threads()
+    yield parallel.set_num_threads
+    parallel.set_num_threads(before)
+
+
+SPLIT_HIDDEN, SPLIT_BATCH = 128, 200  # 3 chunks of >= 64 rows at 3 threads
+
+
+def lstm_everything(dtype, lengths=None, reverse=False, steps=6, features=7,
+                    batch=SPLIT_BATCH, hidden=SPLIT_HIDDEN):
+    """Outputs (output, h_n, c_n) and every gradient of an LSTM big enough to be split."""
+    arrays = arrays_for("lstm", steps=steps, batch=batch, features=features, hidden=hidden,
+                        seed=3)
+    tensors = [ns.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    outs = F.lstm(*tensors, lengths=lengths, reverse=reverse)
+    weights = [normal(o.shape, 20 + k).astype(dtype) for k, o in enumerate(outs)]
+    sum((o * ns.tensor(w)).sum() for o, w in zip(outs, weights, strict=True)).backward()
+    return [o.numpy().copy() for o in outs] + [t.grad.copy() for t in tensors]
+
+
+@pytest.mark.parametrize("lengths", [None, "lengths"], ids=["full", "lengths"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@DTYPES
+def test_lstm_split_over_threads_is_bit_identical(lengths, reverse, dtype, threads):
+    from nnscratch.functional._recurrent import batch_chunks
+
+    if lengths is not None:
+        lengths = rng(5).integers(1, 5, SPLIT_BATCH)
+        lengths[:3] = 4
+    x = np.zeros((1, 1))
+    threads(1)
+    assert batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x) == ([slice(0, SPLIT_BATCH)], True)
+    expected = lstm_everything(dtype, lengths, reverse, steps=4)
+    for count in (2, 3):
+        threads(count)
+        assert len(batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x)[0]) == count  # really split
+        got = lstm_everything(dtype, lengths, reverse, steps=4)
+        for k, (ours, reference) in enumerate(zip(got, expected, strict=True)):
+            np.testing.assert_array_equal(ours, reference, err_msg=f"{count} threads, #{k}")
+
+
+def test_lstm_split_is_bit_identical_where_blas_threads_are_not(threads):
+    # float64, H = 400, 128 samples: OpenBLAS on 2 threads gives other last bits than on 1
+    # for this per-step product, so the unsplit loop must pin BLAS to one thread too
+    threads(1)
+    expected = lstm_everything(np.float64, batch=128, hidden=400, steps=2)
+    threads(2)
+    for ours, reference in zip(lstm_everything(np.float64, batch=128, hidden=400, steps=2),
+                               expected, strict=True):
+        np.testing.assert_array_equal(ours, reference)
+
+
+def test_small_batches_and_hidden_sizes_are_not_split(threads):
+    from nnscratch.functional._recurrent import batch_chunks
+
+    threads(3)
+    x = np.zeros((1, 1))
+    assert batch_chunks(32, 256, 4, x) == ([slice(0, 32)], False)  # the benchmark's batch
+    assert batch_chunks(127, 256, 4, x) == ([slice(0, 127)], False)  # < 64 rows a chunk
+    assert batch_chunks(128, 256, 4, x) == ([slice(0, 64), slice(64, 128)], True)
+    assert batch_chunks(400, 64, 4, x)[1] is False  # small products: BLAS's small kernels
+    chunks, pinned = batch_chunks(200, 256, 4, x)
+    assert pinned and [c.stop - c.start for c in chunks] == [66, 67, 67]
+
+
+@pytest.mark.parametrize("lengths", [None, (5, 2, 4) * 43 + (5,)], ids=["full", "lengths"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@DTYPES
+def test_lstm_split_matches_torch(lengths, reverse, dtype, threads):
+    threads(2)
+    ours, theirs = run_both("lstm", dtype, lengths=lengths, reverse=reverse, batch=130,
+                            hidden=SPLIT_HIDDEN)
+    assert_same(ours, theirs, dtype, f"split lstm lengths={lengths} reverse={reverse}")

@@ -29,13 +29,35 @@ Contract of the layout (`Sequence`), which the ops and their backwards rely on:
   is carried (the block is a copy of the one read), its output is 0, its gate gradients
   are 0, and dL/dh, dL/dc pass through the step unchanged. Steps where every sample is
   active (`seq.partial[t]` False) skip all mask work.
+
+Contract of the batch split (`batch_chunks`, `over_chunks`), which the LSTM uses for its
+time loops: samples never meet inside a recurrence, so the batch is cut into row chunks,
+one thread each, and each thread runs the whole loop (forward, or the backward through
+time) for its rows; BLAS is held to one thread meanwhile (each thread's products are its
+own), and the whole-sequence products outside the loops (the input projection, dW, db, dX)
+stay single calls over all rows with BLAS's own threads. Each chunk reads and writes only
+its rows (columns, feature-major) of the shared arrays, so nothing is summed across chunks,
+and a chunk's numbers are those of the unsplit loop when BLAS computes each column of the
+per-step product W h^T independently of how many columns come with it. OpenBLAS does so
+for its regular kernels, not for its small-matrix ones (seen on SkylakeX: float64 with
+H = 96 differs in the last bit between 29 and 58 columns); hence chunks are only cut for
+H >= SPLIT_MIN_HIDDEN with products of at least SPLIT_MIN_PRODUCT multiply-adds per chunk
+and at least SPLIT_MIN_ROWS rows: each step is ~15 (forward) or ~20 (backward) NumPy
+calls per thread, each one taking the GIL back, and below 64 rows a thread (H = 256, 2
+cores) the hand-offs cost more than the second core brings; OpenBLAS's own threads on
+the unsplit product do better there (32 samples: 16 rows a thread was ~1.15x slower).
+Within those bounds the numbers were bit-identical for any number of threads in every
+shape tried (OpenBLAS 0.3.31 on SkylakeX, float32 and float64, H = 128..512, 2 to 4
+chunks: the column count never changed a column), and tests/test_recurrent_ops.py checks
+1, 2 and 3 threads. Where the batch could be cut, the loops run with BLAS on one thread
+even on one nnscratch thread (see batch_chunks).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from ..tensor import Tensor
 from ._common import check_floating_input, constant
 
@@ -215,6 +237,55 @@ def input_projection_columns(x, w_ih, bias):
     return out
 
 
+SPLIT_MIN_HIDDEN = 128
+SPLIT_MIN_PRODUCT = 1 << 20  # multiply-adds of one chunk's per-step product, G*H * H * rows
+SPLIT_MIN_ROWS = 64  # per chunk; measured on 2 cores, H = 256: 128 samples gain, 96 not
+
+
+def batch_chunks(batch: int, hidden: int, gates: int, x) -> tuple[list[slice], bool]:
+    """(the batch rows cut into one slice per thread for the time loops, pinned) (see the
+    module docstring); [slice(0, batch)] when splitting would not pay or not be exact.
+    pinned: the loops run with BLAS on one thread. True whenever the batch could be cut
+    by its shape, even into one chunk on one thread: OpenBLAS's threads change some
+    products' last bits (float64, H = 400, 8 columns), and the loops' numbers must
+    depend on neither thread count."""
+    rows = max(SPLIT_MIN_ROWS, -(-SPLIT_MIN_PRODUCT // (gates * hidden * hidden)))
+    if not isinstance(x, np.ndarray) or hidden < SPLIT_MIN_HIDDEN or batch < 2 * rows:
+        return [slice(0, batch)], False
+    chunks = max(1, min(parallel.get_num_threads(), batch // rows))
+    bounds = [batch * i // chunks for i in range(chunks + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(chunks)], True
+
+
+_blas_controller = None
+
+
+def _one_blas_thread():
+    """A context that holds every BLAS library NumPy loaded to one thread."""
+    global _blas_controller
+    if _blas_controller is None:  # finding the libraries costs ~ms: once per process
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+def over_chunks(chunks: list[slice], pinned: bool, fn, work) -> None:
+    """fn(k, chunks[k]) for every chunk, at once on the batch threads (parallel.py), with
+    BLAS on one thread when pinned (batch_chunks). work: the largest array involved
+    (parallel.over_batch runs small work here, chunk after chunk)."""
+
+    def run(indices: slice) -> None:
+        for k in range(indices.start, indices.stop):
+            fn(k, chunks[k])
+
+    if not pinned:
+        run(slice(0, len(chunks)))
+        return
+    with _one_blas_thread():
+        parallel.over_batch(len(chunks), run, work)
+
+
 class Sequence:
     """Time order, state layout and length masks of one direction over (L, N) (see the
     module docstring for the layout)."""
@@ -299,15 +370,21 @@ class Sequence:
         if self.partial[t]:
             grad *= self.active[t]
 
-    def carry_columns(self, new, old, t: int) -> None:
-        """`carry` for feature-major (., N) blocks (a sample is a column)."""
+    def carry_columns(self, new, old, t: int, rows: slice = slice(None)) -> None:
+        """`carry` for feature-major (., N) blocks (a sample is a column); for the samples
+        `rows` only when the blocks are a chunk's (., n)."""
         if self.partial[t]:
-            backend.array_module(new).copyto(new, old, where=self.idle_columns[t])
+            backend.array_module(new).copyto(new, old, where=self.idle_columns[t][:, rows])
 
-    def zero_idle_columns(self, grad, t: int) -> None:
-        """`zero_idle` for feature-major (., N) blocks."""
+    def zero_idle_columns(self, grad, t: int, rows: slice = slice(None)) -> None:
+        """`zero_idle` for feature-major (., N) blocks (or a chunk's, as carry_columns)."""
         if self.partial[t]:
-            grad *= self.active_columns[t]
+            grad *= self.active_columns[t][:, rows]
+
+    def carry_rows(self, new, old, t: int, rows: slice) -> None:
+        """`carry` for a chunk's (n, .) rows of batch-major blocks."""
+        if self.partial[t]:
+            backend.array_module(new).copyto(new, old, where=self.idle[t][rows])
 
 
 def weight_gradients(d_input, d_recurrent, x, h_prev, need_ih: bool, need_hh: bool):

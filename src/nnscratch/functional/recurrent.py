@@ -10,7 +10,10 @@ runs the way fast libraries do:
             dW_ih = dA^T X,  dW_hh = dA^T H_prev,  db = sum of dA,  dX = dA W_ih
 
 so the Python loop runs over time steps only, and memory grows linearly with L (the
-gates after their nonlinearities, the h's and c's are all a backward keeps).
+gates after their nonlinearities, the h's and c's are all a backward keeps). The LSTM's
+two time loops run on the batch threads of parallel.py, each thread for its own samples
+(they never meet inside a recurrence), BLAS on one thread meanwhile; the products over
+all steps stay single calls (_recurrent.batch_chunks, over_chunks).
 
 Each op returns several tensors (output, h_n, c_n): they are views of one recorded
 buffer (`_common.record_outputs`), so they share one backward through time; any of them
@@ -30,6 +33,7 @@ from ..tensor import Tensor
 from ._common import column_sums, record_outputs
 from ._recurrent import (
     Sequence,
+    batch_chunks,
     check_arguments,
     check_lengths,
     check_nonlinearity,
@@ -39,6 +43,7 @@ from ._recurrent import (
     input_projection_columns,
     one_minus_square,
     one_minus_times,
+    over_chunks,
     row_major_transpose,
     sigmoid_from_tanh_,
     weight_gradients,
@@ -189,77 +194,101 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
     w_ih, w_hh = weight_ih.data[rows], weight_hh.data[rows]
     bias = combined_bias(bias_ih, bias_hh)
     steps, batch, h3 = seq.steps, seq.batch, 3 * hidden
-    # gates, feature-major (L, 4H, N): P = W_ih x^T + b with the sigmoid rows halved,
-    # turned in place into the activations [i, f, o, g] per step (the backward uses the
-    # true W's); each gate of a step is a contiguous (H, N) block, and so are the c's
-    gates = input_projection_columns(x, halve_rows(w_ih, h3),
-                                     None if bias is None else halve_rows(bias[rows], h3))
+    # P = W_ih x^T + b feature-major (L, 4H, N), with the sigmoid rows halved; the loop
+    # turns it, per step, into the activations [i, f, o, g] (the backward uses the true
+    # W's); each gate of a step is a contiguous (H, N) block (a chunk's: H rows of n)
+    projected = input_projection_columns(
+        x, halve_rows(w_ih, h3), None if bias is None else halve_rows(bias[rows], h3))
     states = seq.states  # the h's stay batch-major (N, H): the output is a view of them
-    cells = xp.empty((steps + 1, hidden, batch), dtype=x.dtype)  # c_t^T, blocks as the h's
-    cells[seq.first] = 0 if initial["c0"] is None else initial["c0"].data.T
-    tanh_cells = xp.empty((steps, hidden, batch), dtype=x.dtype)
-    recurrent = xp.empty((4 * hidden, batch), dtype=x.dtype)
-    product = xp.empty((hidden, batch), dtype=x.dtype)
+    c0_data = None if initial["c0"] is None else initial["c0"].data
     w_hh_half = halve_rows(w_hh, h3)
-    for t in seq.order:
-        h_prev, c_prev = states[t + seq.read], cells[t + seq.read]
-        h, c = states[t + seq.write], cells[t + seq.write]
-        a = gates[t]
-        xp.matmul(w_hh_half, h_prev.T, out=recurrent)
-        a += recurrent  # [a_i/2, a_f/2, a_o/2, a_g]
-        xp.tanh(a, out=a)
-        sigmoid_from_tanh_(a[:h3])
-        i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
-        xp.multiply(f, c_prev, out=c)
-        c += xp.multiply(i, g, out=product)
-        xp.tanh(c, out=tanh_cells[t])
-        xp.multiply(o, tanh_cells[t], out=h.T)
-        seq.carry(h, h_prev, t)
-        seq.carry_columns(c, c_prev, t)
+    # the time loops run per chunk of samples, one thread each (_recurrent.batch_chunks):
+    # a chunk turns its columns of P into its gates in place, and keeps its own c's
+    # (L+1, H, n) and tanh(c)'s (L, H, n)
+    chunks, pinned = batch_chunks(batch, hidden, 4, x)
+    kept = [None] * len(chunks)  # (gates, cells, tanh_cells) of each chunk
+
+    def forward_chunk(k: int, cols: slice) -> None:
+        n = cols.stop - cols.start
+        gates = projected[:, :, cols]
+        cells = xp.empty((steps + 1, hidden, n), dtype=x.dtype)  # c_t^T, blocks as the h's
+        cells[seq.first] = 0 if c0_data is None else c0_data[cols].T
+        tanh_cells = xp.empty((steps, hidden, n), dtype=x.dtype)
+        recurrent = xp.empty((4 * hidden, n), dtype=x.dtype)
+        product = xp.empty((hidden, n), dtype=x.dtype)
+        for t in seq.order:
+            h_prev, c_prev = states[t + seq.read][cols], cells[t + seq.read]
+            h, c = states[t + seq.write][cols], cells[t + seq.write]
+            a = gates[t]
+            xp.matmul(w_hh_half, h_prev.T, out=recurrent)
+            a += recurrent  # [a_i/2, a_f/2, a_o/2, a_g]
+            xp.tanh(a, out=a)
+            sigmoid_from_tanh_(a[:h3])
+            i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
+            xp.multiply(f, c_prev, out=c)
+            c += xp.multiply(i, g, out=product)
+            xp.tanh(c, out=tanh_cells[t])
+            xp.multiply(o, tanh_cells[t], out=h.T)
+            seq.carry_rows(h, h_prev, t, cols)
+            seq.carry_columns(c, c_prev, t, cols)
+        seq.cell_state_region()[cols] = cells[seq.last].T
+        kept[k] = (gates, cells, tanh_cells)
+
+    over_chunks(chunks, pinned, forward_chunk, projected)
     seq.finish_output()
-    seq.cell_state_region()[...] = cells[seq.last].T
 
     def backward(grad):
         external, d_cell_n = seq.split_gradient(grad)
         # da of every step, feature-major with the steps side by side: (4H, L, N), so that
         # (4H, L*N) is the one matrix of the whole-sequence products below
         d_gates = xp.empty((4 * hidden, steps, batch), dtype=x.dtype)
-        dh = xp.zeros((hidden, batch), dtype=x.dtype)  # dL/dh_{t-1}^T through the recurrence
-        dc = xp.ascontiguousarray(d_cell_n.T)  # dL/dc_t^T, from c_n at first
-        dh_t = xp.empty_like(dh)
-        scratch = xp.empty_like(dh)
-        da = xp.empty((4 * hidden, batch), dtype=x.dtype)
-        da_i, da_f, da_o, da_g = da[:hidden], da[hidden:2 * hidden], da[2 * hidden:h3], da[h3:]
-        slope = xp.empty_like(da)  # each gate's derivative
+        d_h0 = xp.empty((batch, hidden), dtype=x.dtype)
+        d_c0 = xp.empty((batch, hidden), dtype=x.dtype)
         w_hh_t = row_major_transpose(w_hh)
-        for t in seq.backward_order:
-            a, tc, c_prev = gates[t], tanh_cells[t], cells[t + seq.read]
-            i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
-            xp.add(external[t].T, dh, out=dh_t)
-            xp.multiply(dh_t, tc, out=da_o)  # do
-            one_minus_square(tc, scratch)
-            scratch *= o
-            scratch *= dh_t
-            if seq.partial[t]:  # an idle sample's dc passes through unchanged
-                scratch *= seq.active_columns[t]
-            dc += scratch  # dc_t
-            xp.multiply(dc, g, out=da_i)  # di
-            xp.multiply(dc, c_prev, out=da_f)  # df
-            xp.multiply(dc, i, out=da_g)  # dg
-            one_minus_times(a[:h3], slope[:h3])
-            one_minus_square(g, slope[h3:])
-            da_t = d_gates[:, t]
-            xp.multiply(da, slope, out=da_t)
-            if seq.partial[t]:
-                xp.multiply(dc, f, out=scratch)
-                seq.carry_columns(scratch, dc, t)
-                dc, scratch = scratch, dc
-            else:
-                dc *= f
-            seq.zero_idle_columns(da_t, t)
-            xp.matmul(w_hh_t, da_t, out=dh)
-            seq.carry_columns(dh, dh_t, t)
-        grads = {"h0": xp.ascontiguousarray(dh.T), "c0": xp.ascontiguousarray(dc.T)}
+
+        def backward_chunk(k: int, cols: slice) -> None:
+            gates, cells, tanh_cells = kept[k]
+            n = cols.stop - cols.start
+            dh = xp.zeros((hidden, n), dtype=x.dtype)  # dL/dh_{t-1}^T through the recurrence
+            dc = xp.ascontiguousarray(d_cell_n[cols].T)  # dL/dc_t^T, from c_n at first
+            dh_t = xp.empty_like(dh)
+            scratch = xp.empty_like(dh)
+            da = xp.empty((4 * hidden, n), dtype=x.dtype)
+            da_i, da_f = da[:hidden], da[hidden:2 * hidden]
+            da_o, da_g = da[2 * hidden:h3], da[h3:]
+            slope = xp.empty_like(da)  # each gate's derivative
+            for t in seq.backward_order:
+                a, tc, c_prev = gates[t], tanh_cells[t], cells[t + seq.read]
+                i, f, o, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
+                xp.add(external[t][cols].T, dh, out=dh_t)
+                xp.multiply(dh_t, tc, out=da_o)  # do
+                one_minus_square(tc, scratch)
+                scratch *= o
+                scratch *= dh_t
+                if seq.partial[t]:  # an idle sample's dc passes through unchanged
+                    scratch *= seq.active_columns[t][:, cols]
+                dc += scratch  # dc_t
+                xp.multiply(dc, g, out=da_i)  # di
+                xp.multiply(dc, c_prev, out=da_f)  # df
+                xp.multiply(dc, i, out=da_g)  # dg
+                one_minus_times(a[:h3], slope[:h3])
+                one_minus_square(g, slope[h3:])
+                da_t = d_gates[:, t, cols]
+                xp.multiply(da, slope, out=da_t)
+                if seq.partial[t]:
+                    xp.multiply(dc, f, out=scratch)
+                    seq.carry_columns(scratch, dc, t, cols)
+                    dc, scratch = scratch, dc
+                else:
+                    dc *= f
+                seq.zero_idle_columns(da_t, t, cols)
+                xp.matmul(w_hh_t, da_t, out=dh)
+                seq.carry_columns(dh, dh_t, t, cols)
+            d_h0[cols] = dh.T
+            d_c0[cols] = dc.T
+
+        over_chunks(chunks, pinned, backward_chunk, d_gates)
+        grads = {"h0": d_h0, "c0": d_c0}
         d_all = d_gates.reshape(4 * hidden, steps * batch)
         rows_all = steps * batch
         for name, tensor, other in (("weight_ih", weight_ih, x),
