@@ -10,25 +10,15 @@ import numpy as np
 import pytest
 
 import nnscratch as ns
-from nnscratch import cli
 from nnscratch.models import get, sine_rnn
 from nnscratch.models.char_lstm import CharLSTM, TruncatedBPTTStep
 from nnscratch.models.runner import load_trained, train_recipe
+from test_cli import run  # (exit code, stdout, stderr) of `nnscratch ARGS`
 
 # Small enough for the suite: the recipe's own sizes train for minutes.
 SMALL = {"embedding_dim": 8, "hidden_size": 24, "num_layers": 2, "seq_len": 16}
 TEXT = ("the cat sat on the mat. a dog ran in the fog. " * 40
         + "she sells sea shells by the sea shore. " * 30 + "The end. A man said so.")
-
-
-def _run(capsys, *args):
-    capsys.readouterr()
-    try:
-        code = cli.main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -97,43 +87,43 @@ def test_char_lstm_resume_equals_the_uninterrupted_run(text_file, tmp_path, monk
     assert a["history"] == b["history"]
 
 
-def test_sample_prints_reproducible_text_from_the_run(capsys, lstm_run):
+def test_sample_prints_reproducible_text_from_therun(capsys, lstm_run):
     folder = lstm_run["folder"]
-    code, first, _ = _run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
+    code, first, _ = run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
                           "--temperature", "0.8", "--top-k", "5", "--seed", "3")
     assert code == 0 and first.startswith("the ") and len(first.rstrip("\n")) == 44
-    assert _run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
+    assert run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
                 "--temperature", "0.8", "--top-k", "5", "--seed", "3")[1] == first
-    greedy = _run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
+    greedy = run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
                   "--temperature", "0")[1]
-    top1 = _run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
+    top1 = run(capsys, "sample", folder, "--prompt", "the ", "--tokens", "40",
                 "--top-k", "1", "--seed", "9")[1]
     assert greedy == top1
 
 
 def test_sample_errors_are_one_line(capsys, lstm_run, tmp_path):
-    code, _, err = _run(capsys, "sample", lstm_run["folder"], "--prompt", "XYZ")
+    code, _, err = run(capsys, "sample", lstm_run["folder"], "--prompt", "XYZ")
     assert code == 1 and "'X', 'Y', 'Z'" in err and err.count("\n") == 1
-    code, _, err = _run(capsys, "sample", lstm_run["folder"], "--prompt", "")
+    code, _, err = run(capsys, "sample", lstm_run["folder"], "--prompt", "")
     assert code == 1 and "empty" in err
-    code, _, err = _run(capsys, "sample", str(tmp_path / "nothing"))
+    code, _, err = run(capsys, "sample", str(tmp_path / "nothing"))
     assert code == 1 and "no run folder or checkpoint" in err
 
 
 def test_evaluate_the_validation_split_of_a_language_model(capsys, lstm_run):
-    code, out, _ = _run(capsys, "evaluate", lstm_run["folder"], "--split", "val")
+    code, out, _ = run(capsys, "evaluate", lstm_run["folder"], "--split", "val")
     assert code == 0 and "bpc" in out
     val = json.loads(Path(lstm_run["folder"], "val.json").read_text())
     assert f"{val['loss']:.4f}" in out
-    code, _, err = _run(capsys, "evaluate", lstm_run["folder"])
+    code, _, err = run(capsys, "evaluate", lstm_run["folder"])
     assert code == 1 and "has no test split" in err
 
 
 def test_text_option_is_only_for_language_models(capsys, text_file, tmp_path):
-    code, _, err = _run(capsys, "train", "spiral", "--text", str(text_file), "--out",
+    code, _, err = run(capsys, "train", "spiral", "--text", str(text_file), "--out",
                         str(tmp_path))
     assert code == 1 and "recipe spiral has no option --text" in err
-    code, _, err = _run(capsys, "train", "char-lstm", "--text", str(tmp_path / "none.txt"))
+    code, _, err = run(capsys, "train", "char-lstm", "--text", str(tmp_path / "none.txt"))
     assert code == 1 and "--text: no file at" in err
     assert not list(tmp_path.iterdir())
 
