@@ -140,7 +140,9 @@ class CharLSTMRecipe(Recipe):
                         self.num_layers, self.dropout)
 
     def build_model(self):
-        raise TypeError("char-lstm's model is sized by its tokenizer: build_model_for(info)")
+        raise TypeError(f"{self.name}'s model is sized by its corpus's tokenizer (the "
+                        "vocabulary), so there is none before training: train it, then look "
+                        "at the run (ns.models.runner.load_trained(run_folder))")
 
     def batches(self, ids, batch_size: int, fewer_lanes_ok: bool = False):
         """StatefulBatches of `ids`; for validation of a small text, fewer lanes than
