@@ -211,9 +211,17 @@ def combined_bias(bias_ih, bias_hh, keep_hh=None):
     return parts[0] + parts[1] if len(parts) == 2 else parts[0]
 
 
-def row_major_transpose(w):
-    """W^T as its own row-major array. Why: the L per-step products h W_hh^T ran about
-    1.4x slower from the transposed view (column-major) than from this one copy."""
+# Below this many steps the copy of W^T costs more than its faster products save (a
+# (2048, 512) copy took as long as ~10 of the products it speeds up); a cell is 1 step.
+MIN_STEPS_FOR_TRANSPOSE_COPY = 16
+
+
+def row_major_transpose(w, steps: int):
+    """W^T for the `steps` per-step products h W_hh^T: its own row-major copy for long
+    sequences (the products ran about 1.4x slower from the column-major view), the view
+    itself for short ones, where the copy would cost more than it saves."""
+    if steps < MIN_STEPS_FOR_TRANSPOSE_COPY:
+        return w.T
     return backend.array_module(w).ascontiguousarray(w.T)
 
 

@@ -32,6 +32,7 @@ from .. import backend
 from ..tensor import Tensor
 from ._common import column_sums, record_outputs
 from ._recurrent import (
+    MIN_STEPS_FOR_TRANSPOSE_COPY,
     Sequence,
     batch_chunks,
     check_arguments,
@@ -88,7 +89,9 @@ def _bias_gradients(d_ih, d_hh, bias_ih, bias_hh, grads: dict) -> None:
     if _needs(bias_ih):
         grads["bias_ih"] = column_sums(d_ih.reshape(-1, d_ih.shape[-1]))
     if _needs(bias_hh):
-        grads["bias_hh"] = column_sums(d_hh.reshape(-1, d_hh.shape[-1]))
+        # the engine copies an array it hands out twice, so one sum may serve both
+        grads["bias_hh"] = grads["bias_ih"] if d_hh is d_ih and _needs(bias_ih) \
+            else column_sums(d_hh.reshape(-1, d_hh.shape[-1]))
 
 
 # --- rnn ------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ def rnn(input, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     x, w_ih, w_hh = input.data, weight_ih.data, weight_hh.data
     projected = input_projection(x, w_ih, combined_bias(bias_ih, bias_hh))
     states = seq.states
-    w_hh_t = row_major_transpose(w_hh)
+    w_hh_t = row_major_transpose(w_hh, seq.steps)
     relu = nonlinearity == "relu"
     for t in seq.order:
         h_prev, h = states[t + seq.read], states[t + seq.write]
@@ -131,10 +134,14 @@ def rnn(input, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
         external, _ = seq.split_gradient(grad)
         d_pre = xp.empty_like(external)  # da_t of every step, (L, N, H)
         dh = xp.zeros_like(external[0])  # dL/dh_{t-1} through the recurrence
+        kept_dh = xp.empty_like(dh) if any(seq.partial) else None  # dh_t of an idle step
         for t in seq.backward_order:
             h, da = states[t + seq.write], d_pre[t]
             xp.add(external[t], dh, out=da)  # da holds dh_t for now
-            dh_t = da.copy() if seq.partial[t] else None
+            dh_t = None
+            if seq.partial[t]:
+                dh_t = kept_dh
+                dh_t[...] = da
             if relu:
                 da *= h > 0
             else:
@@ -244,7 +251,7 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
         d_gates = xp.empty((4 * hidden, steps, batch), dtype=x.dtype)
         d_h0 = xp.empty((batch, hidden), dtype=x.dtype)
         d_c0 = xp.empty((batch, hidden), dtype=x.dtype)
-        w_hh_t = row_major_transpose(w_hh)
+        w_hh_t = row_major_transpose(w_hh, steps)
 
         def backward_chunk(k: int, cols: slice) -> None:
             gates, cells, tanh_cells = kept[k]
@@ -265,8 +272,7 @@ def lstm(input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, length
                 one_minus_square(tc, scratch)
                 scratch *= o
                 scratch *= dh_t
-                if seq.partial[t]:  # an idle sample's dc passes through unchanged
-                    scratch *= seq.active_columns[t][:, cols]
+                seq.zero_idle_columns(scratch, t, cols)  # an idle sample's dc passes
                 dc += scratch  # dc_t
                 xp.multiply(dc, g, out=da_i)  # di
                 xp.multiply(dc, c_prev, out=da_f)  # df
@@ -346,7 +352,11 @@ def gru(input, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, lengths=Non
     states = seq.states
     reset_terms = xp.empty((steps, batch, hidden), dtype=x.dtype)  # q_t = W_hn h + b_hn
     recurrent = xp.empty((batch, 3 * hidden), dtype=x.dtype)
-    w_hh_t = row_major_transpose(halve_rows(w_hh, h2))
+    if steps >= MIN_STEPS_FOR_TRANSPOSE_COPY:  # one copy either way, r and z halved
+        w_hh_t = xp.ascontiguousarray(w_hh.T)
+        w_hh_t[:, :h2] *= 0.5
+    else:
+        w_hh_t = halve_rows(w_hh, h2).T
     for t in seq.order:
         h_prev, h = states[t + seq.read], states[t + seq.write]
         a, q = gates[t], reset_terms[t]

@@ -426,10 +426,7 @@ class RNNCellBase(Module):
             input = F.unsqueeze(input, 0)
         checked = []
         for what, state in zip(names, states, strict=True):
-            if state is None:
-                state = Tensor(np.zeros((input.shape[0], self.hidden_size),
-                                        dtype=self.weight_ih.dtype))
-            else:
+            if state is not None:  # None stays None: the ops take it as zeros, unmade
                 kind = "batched 2-D" if batched else "unbatched 1-D"
                 state = _check_state(name, state, what, expected, labels, kind)
                 if not batched:
