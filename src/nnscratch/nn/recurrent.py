@@ -19,6 +19,7 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..functional._geometry import is_int
+from ..functional._recurrent import check_nonlinearity
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -290,9 +291,7 @@ class RNN(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, dtype=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got "
-                             f"{nonlinearity!r}")
+        check_nonlinearity(nonlinearity, "RNN")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          dtype)
@@ -448,9 +447,7 @@ class RNNCell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
-                             f"{nonlinearity!r}")
+        check_nonlinearity(nonlinearity, "RNNCell")
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
