@@ -59,7 +59,7 @@ def bind_tensor_methods() -> None:
             "clamp", "clip", "maximum", "minimum", "sum", "mean", "var", "std", "max", "min",
             "amax", "amin", "logsumexp", "argmax", "argmin", "flatten", "transpose", "squeeze",
             "unsqueeze", "split", "chunk", "unbind", "relu", "sigmoid", "tanh", "softmax",
-            "log_softmax", "to",
+            "log_softmax", "to", "masked_fill", "tril", "triu",
         )
     }
     methods.update(

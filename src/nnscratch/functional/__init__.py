@@ -19,6 +19,7 @@ from .activation import (
     step,
     tanh,
 )
+from .attention import scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv_transpose2d
 from .dropout import dropout
 from .elementwise import (
@@ -52,6 +53,7 @@ from .loss import (
     mse_loss,
     nll_loss,
 )
+from .masking import masked_fill, tril, triu
 from .normalization import batch_norm, layer_norm
 from .pooling import (
     adaptive_avg_pool2d,
@@ -110,4 +112,5 @@ __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "interpolate", "lp_pool2d", "max_pool1d",
     "max_pool2d", "upsample",
     "embedding", "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "rnn_cell",
+    "masked_fill", "scaled_dot_product_attention", "tril", "triu",
 ]
