@@ -44,6 +44,19 @@ class Recurrent(nn.Module):
         return ns.tensor(TABLE[ids.numpy()]), seen + ids.shape[1]
 
 
+class Cached(Windowed):
+    """The same logits through forward_cached(ids, cache); the cache counts positions."""
+
+    def __init__(self, block_size=None):
+        super().__init__(block_size)
+        self.cached_calls = []
+
+    def forward_cached(self, ids, cache=None):
+        assert not ns.is_grad_enabled() and not self.training
+        self.cached_calls.append((ids.numpy()[0].tolist(), cache))
+        return ns.tensor(TABLE[ids.numpy()]), (cache or 0) + ids.shape[1]
+
+
 def greedy_reference(prompt, n):
     tokens = list(prompt)
     for _ in range(n):
@@ -87,6 +100,34 @@ def test_a_windowed_model_reads_at_most_block_size_tokens():
     unbounded = Windowed()
     generate(unbounded, [1], 4, seed=0)
     assert [len(ids) for ids in unbounded.inputs] == [1, 2, 3, 4]
+
+
+def test_a_cached_model_reads_the_prompt_once_then_one_token_until_the_window_slides():
+    model = Cached(block_size=5)
+    out = generate(model, [1, 2, 3], 5, seed=0).tolist()
+    assert out == generate(Windowed(block_size=5), [1, 2, 3], 5, seed=0).tolist()
+    assert model.inputs == []  # forward itself is never called
+    # prompt, two single tokens (positions 3, 4), then the cache is full: each step
+    # rebuilds it from the last 5 tokens, the windowed path's context
+    assert model.cached_calls == [(out[:3], None), (out[3:4], 3), (out[4:5], 4),
+                                  (out[1:6], None), (out[2:7], None)]
+    unbounded = Cached()
+    generate(unbounded, [1], 3, seed=0)
+    assert [cache for _, cache in unbounded.cached_calls] == [None, 1, 2]
+
+
+def test_use_cache_false_takes_the_windowed_path():
+    model = Cached(block_size=3)
+    out = generate(model, [1, 2], 4, seed=1, use_cache=False).tolist()
+    assert model.cached_calls == [] and model.inputs == [out[0:2], out[0:3], out[1:4], out[2:5]]
+    assert generate(Recurrent(), [1, 2], 4, seed=1, use_cache=False).tolist() == out
+
+
+def test_a_forward_cached_that_returns_no_pair_is_an_error():
+    model = Cached()
+    model.forward_cached = lambda ids, cache: ns.tensor(TABLE[ids.numpy()])
+    with pytest.raises(ValueError, match=r"model.forward_cached returns \(logits, cache\)"):
+        generate(model, [1], 2)
 
 
 def test_eval_mode_inside_and_modes_restored_after():

@@ -1,18 +1,33 @@
 """Sampling text from a language model: `generate`, the one sampler every language model
 of nnscratch (char-RNN, LSTM, GPT) uses.
 
-The protocol a language model follows:
+The protocol a language model follows (one of three):
 
     logits = model(ids)                  # windowed (GPT): ids (1, T) int64 -> logits (1, T, V)
     logits, state = model(ids)           # recurrent (RNN, LSTM): also returns its state
     logits, state = model(ids, state)    # ... and carries it on when it is given back
+    logits, cache = model.forward_cached(ids, cache)   # KV-cached (GPT): cache None starts
+                                         # one; ids are the tokens after the cached ones
 
-`generate` calls the model once on the prompt and looks at what comes back. A tuple
-`(logits, state)` marks a recurrent model: from then on only the newly sampled token is
-fed, `model(next_ids (1, 1), state)`, so the prompt is read once and every new token costs
-O(1) work. Anything else is a windowed model: every step re-reads the last
-`model.block_size` tokens (all of them if the model has no such attribute), the context
-a transformer was trained on. Only the logits of the last position are used.
+A model with a `forward_cached` method is run through it (use_cache=True, the default;
+use_cache=False takes the windowed path instead): the prompt's keys and values are
+computed once, then each new token is fed alone, `forward_cached(next_ids (1, 1), cache)`,
+and attends to the cached ones, O(T) work per token instead of re-reading the window.
+A cache holds at most `model.block_size` positions. Once the text is longer, the window
+slides with every token and every position shifts by one, which changes every cached key
+and value (a learned position embedding is added before them), so each step rebuilds the
+cache from the last block_size tokens, `forward_cached(last block_size ids, None)`: the
+very computation of the windowed path, so past block_size both paths give the same tokens
+at the same cost. (Within block_size the cached logits equal the windowed ones to
+rounding: the same products, summed in another order.)
+
+Otherwise `generate` calls the model once on the prompt and looks at what comes back. A
+tuple `(logits, state)` marks a recurrent model: from then on only the newly sampled
+token is fed, `model(next_ids (1, 1), state)`, so the prompt is read once and every new
+token costs O(1) work (use_cache does not apply: the state is all a recurrent model has).
+Anything else is a windowed model: every step re-reads the last `model.block_size` tokens
+(all of them if the model has no such attribute), the context a transformer was trained
+on. Only the logits of the last position are used.
 
 Each step turns those logits z (V,) into the next token:
 - temperature == 0: greedy, argmax z (ties go to the lowest id);
@@ -109,7 +124,7 @@ def _training_modes(model) -> list:
 
 
 def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k=None,
-             top_p=None, seed=None, tokenizer=None):
+             top_p=None, seed=None, tokenizer=None, use_cache: bool = True):
     """Continue `prompt` by `max_new_tokens` tokens sampled from `model`.
 
     model: a language model (see the module docstring for the protocol).
@@ -118,10 +133,14 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
     top_k: keep only the k most likely tokens. top_p: nucleus sampling, in (0, 1].
     seed: draws from `np.random.default_rng(seed)`; None uses the project's generator.
     tokenizer: encodes a str prompt and, when given, decodes the result.
+    use_cache: run a model that has `forward_cached` through its KV cache (the default);
+    False re-reads the window every step. The two give the same tokens.
     Returns the ids of prompt + new tokens ((len(prompt) + max_new_tokens,) int64), or
     their text when a tokenizer was given.
     """
     _check_options(max_new_tokens, temperature, top_k, top_p)
+    if not isinstance(use_cache, (bool, np.bool_)):
+        raise ValueError(f"use_cache must be True or False, got {use_cache!r}")
     ids = _prompt_ids(prompt, tokenizer)
     block_size = getattr(model, "block_size", None)
     if block_size is not None and (isinstance(block_size, bool) or
@@ -130,26 +149,16 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
         raise ValueError(f"generate: model.block_size must be a positive int, got {block_size!r}")
     rng = np.random.default_rng(seed) if seed is not None else backend.generator()
     tokens = list(ids.tolist())
+    cached = bool(use_cache) and callable(getattr(model, "forward_cached", None))
+    next_logits = _CachedSteps(model, block_size) if cached else _Steps(model, block_size)
     modes = _training_modes(model)
     if hasattr(model, "eval"):
         model.eval()
     try:
         with no_grad():
             vocab_size = None
-            state = None
-            recurrent = None
-            for step in range(max_new_tokens):
-                if recurrent:  # only the token sampled last, with the state carried on
-                    output, state = _split(model(Tensor(np.array([[tokens[-1]]])), state))
-                    length = 1
-                else:
-                    context = tokens[-block_size:] if block_size else tokens
-                    output = model(Tensor(np.array([context], dtype=np.int64)))
-                    length = len(context)
-                    if step == 0:
-                        recurrent = isinstance(output, tuple)
-                    if recurrent:
-                        output, state = _split(output)
+            for _ in range(max_new_tokens):
+                output, length = next_logits(tokens)
                 logits = _last_logits(output, length, vocab_size)
                 vocab_size = logits.shape[0]
                 tokens.append(next_token(logits, temperature, top_k, top_p, rng))
@@ -161,9 +170,53 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
     return tokenizer.decode(result) if tokenizer is not None else result
 
 
-def _split(output):
+def _ids_tensor(ids) -> Tensor:
+    return Tensor(np.array([ids], dtype=np.int64))
+
+
+class _Steps:
+    """The windowed and recurrent paths: tokens so far -> (model output, its length)."""
+
+    def __init__(self, model, block_size):
+        self.model, self.block_size = model, block_size
+        self.recurrent, self.state = None, None
+
+    def __call__(self, tokens):
+        if self.recurrent:  # only the token sampled last, with the state carried on
+            output, self.state = _split(self.model(_ids_tensor(tokens[-1:]), self.state))
+            return output, 1
+        context = tokens[-self.block_size:] if self.block_size else tokens
+        output = self.model(_ids_tensor(context))
+        if self.recurrent is None:
+            self.recurrent = isinstance(output, tuple)
+        if self.recurrent:
+            output, self.state = _split(output)
+        return output, len(context)
+
+
+class _CachedSteps:
+    """The KV-cached path: the prompt (or the last block_size tokens, once the window
+    slides) fills a new cache; every other step feeds the newest token alone."""
+
+    def __init__(self, model, block_size):
+        self.model, self.block_size = model, block_size
+        self.cache, self.cached = None, 0  # positions in the cache
+
+    def __call__(self, tokens):
+        if self.cache is not None and (self.block_size is None or self.cached < self.block_size):
+            context, cache = tokens[-1:], self.cache
+        else:
+            context = tokens[-self.block_size:] if self.block_size else tokens
+            cache, self.cached = None, 0
+        output, self.cache = _split(self.model.forward_cached(_ids_tensor(context), cache),
+                                    "model.forward_cached", "cache")
+        self.cached += len(context)
+        return output, len(context)
+
+
+def _split(output, who: str = "a recurrent model", second: str = "state"):
     if not (isinstance(output, tuple) and len(output) == 2):
-        raise ValueError("generate: a recurrent model returns (logits, state), got "
+        raise ValueError(f"generate: {who} returns (logits, {second}), got "
                          f"{type(output).__name__}"
                          + (f" of {len(output)} items" if isinstance(output, tuple) else ""))
     return output
