@@ -16,6 +16,7 @@ from .activation import (
     Step,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
@@ -44,6 +45,7 @@ from .pooling import (
 )
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .regularization import penalty
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "BRU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CategoricalCrossEntropy",
@@ -57,4 +59,5 @@ __all__ = [
     "Upsample",
     "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell",
     "RNNCellBase",
+    "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
