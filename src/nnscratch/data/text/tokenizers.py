@@ -1,18 +1,23 @@
 """Tokenizers: text <-> int64 ids. `CharTokenizer` (one id per character of a vocabulary
-read from a text) and `ByteTokenizer` (one id per UTF-8 byte: 256 ids, any text).
+read from a text), `ByteTokenizer` (one id per UTF-8 byte: 256 ids, any text) and
+`BPETokenizer` (in bpe.py: the bytes plus learned merges of adjacent ids, any text).
 
-Both save to a small JSON file, `{"kind": ..., "format": 1, ...}`, written atomically;
-`load_tokenizer(path)` reads either kind back.
+All save to a small JSON file, `{"kind": ..., "format": 1, ...}`, written atomically;
+`load_tokenizer(path)` reads any kind back.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...files import atomic_open
+
+if TYPE_CHECKING:
+    from .bpe import BPETokenizer
 
 FORMAT_VERSION = 1
 
@@ -156,18 +161,24 @@ class ByteTokenizer:
     __hash__ = None
 
 
-def _save(tokenizer, path) -> None:
-    text = json.dumps(tokenizer.to_json(), ensure_ascii=True, indent=1) + "\n"
+def _write_text(text: str, path) -> None:
     with atomic_open(path, "w") as file:
         file.write(text)
 
 
-KINDS = {"char": CharTokenizer, "byte": ByteTokenizer}
+def _save(tokenizer, path) -> None:
+    _write_text(json.dumps(tokenizer.to_json(), ensure_ascii=True, indent=1) + "\n", path)
 
 
-def tokenizer_from_json(spec, source: str = "tokenizer") -> CharTokenizer | ByteTokenizer:
+KINDS = ("char", "byte", "bpe")
+
+
+def tokenizer_from_json(spec, source: str = "tokenizer") -> \
+        CharTokenizer | ByteTokenizer | BPETokenizer:
     """The tokenizer described by `spec` (a dict from `to_json()`); `source` names it in
     errors."""
+    from .bpe import BPETokenizer  # here, not at the top: bpe.py builds on this module
+
     def refuse(problem: str):
         return ValueError(f"{source}: {problem}")
 
@@ -181,6 +192,11 @@ def tokenizer_from_json(spec, source: str = "tokenizer") -> CharTokenizer | Byte
                      f"reads format {FORMAT_VERSION}")
     if kind == "byte":
         return ByteTokenizer()
+    if kind == "bpe":
+        try:
+            return BPETokenizer.from_json(spec)
+        except ValueError as exc:
+            raise refuse(str(exc)) from None
     chars = spec.get("chars")
     if not isinstance(chars, str) or not chars:
         raise refuse("a char tokenizer needs 'chars', a non-empty string")
@@ -190,8 +206,8 @@ def tokenizer_from_json(spec, source: str = "tokenizer") -> CharTokenizer | Byte
         raise refuse(str(exc)) from None
 
 
-def load_tokenizer(path) -> CharTokenizer | ByteTokenizer:
-    """Read a tokenizer written by `save` (either kind)."""
+def load_tokenizer(path) -> CharTokenizer | ByteTokenizer | BPETokenizer:
+    """Read a tokenizer written by `save` (any kind)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
