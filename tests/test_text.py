@@ -100,7 +100,7 @@ def test_tokenizers_save_and_load(tmp_path):
 @pytest.mark.parametrize("content, problem", [
     ("{not json", "invalid JSON"),
     ('["char"]', "JSON object"),
-    ('{"kind": "bpe", "format": 1}', "unknown tokenizer kind 'bpe'"),
+    ('{"kind": "wordpiece", "format": 1}', "unknown tokenizer kind 'wordpiece'"),
     ('{"kind": "char", "format": 9, "chars": "ab"}', "unsupported tokenizer format 9"),
     ('{"kind": "char", "format": 1}', "needs 'chars'"),
     ('{"kind": "char", "format": 1, "chars": "aa"}', "twice"),
