@@ -79,6 +79,8 @@ def _recipe_options(args) -> dict:
         if not path.is_file():
             raise FileNotFoundError(f"--text: no file at {path}")
         options["text"] = str(path.resolve())
+    if args.tokenizer is not None:
+        options["tokenizer"] = args.tokenizer
     return options
 
 
@@ -244,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "without improvement of the validation loss")
     train.add_argument("--text", metavar="FILE", help="language models: train on this text "
                        "file instead of the recipe's corpus")
+    train.add_argument("--tokenizer", metavar="KIND", help="char-gpt: 'char' (default) or "
+                       "'bpe' (byte-pair tokens learned from the training text; the metric is "
+                       "then bits per byte)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)
 

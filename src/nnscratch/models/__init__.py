@@ -1,12 +1,14 @@
 """Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`);
 `generate(model, prompt, max_new_tokens, ...)`, the sampler of every language model."""
 
-from . import char_lstm, fashion, sine_rnn, small
+from . import char_gpt, char_lstm, fashion, sine_rnn, small
 from .char_lstm import CharLSTM
 from .generation import generate
+from .gpt import GPT
 from .recipe import Recipe, Splits
 
-RECIPES = {**small.RECIPES, **fashion.RECIPES, **char_lstm.RECIPES, **sine_rnn.RECIPES}
+RECIPES = {**small.RECIPES, **fashion.RECIPES, **char_lstm.RECIPES, **char_gpt.RECIPES,
+           **sine_rnn.RECIPES}
 
 
 def get(name: str) -> Recipe:
@@ -15,4 +17,4 @@ def get(name: str) -> Recipe:
     return RECIPES[name]
 
 
-__all__ = ["RECIPES", "CharLSTM", "Recipe", "Splits", "generate", "get"]
+__all__ = ["GPT", "RECIPES", "CharLSTM", "Recipe", "Splits", "generate", "get"]
