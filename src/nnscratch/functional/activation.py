@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend, parallel
 from ..tensor import Tensor, record
 from ._common import normalize_axes
@@ -106,6 +108,61 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
     return record(out, (input,), backward, "elu")
 
 
+# erfc(z) = t exp(-z^2 - 1.26551223 + t P(t)), t = 1 / (1 + z / 2), z >= 0: the Chebyshev
+# fit of Numerical Recipes (Press et al., 2nd ed., 6.2, "erfcc"), relative error < 1.2e-7
+# for every z >= 0, tails included: float32 precision. P's coefficients, lowest first:
+_ERFC_CHEBYSHEV = (1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+                   1.48851587, -0.82215223, 0.17087277)
+
+
+# Elements per piece of _normal_cdf_and_gaussian_narrow: its ~25 passes then run over
+# arrays that stay in the CPU's cache (GELU of (32, 64, 512) float32: 12.2 ms in one piece,
+# 6.5 ms in pieces of 2^17).
+_GELU_PIECE = 1 << 17
+
+
+def _normal_cdf_and_gaussian_narrow(x):
+    """(Phi(x), e^(-x^2/2)) for float32 (or narrower) x, in x's dtype: one fit for all
+    x, no branches (~3x faster than Cody's erfc on three ranges, as accurate in float32),
+    and the Gaussian it computes on the way is the backward's density."""
+    xp = backend.array_module(x)
+    flat = x.reshape(-1)
+    n = flat.size
+    cdf, gaussian = xp.empty_like(flat), xp.empty_like(flat)
+    piece = n if xp is not np else min(n, _GELU_PIECE)
+    z, t, tail = (xp.empty(piece, dtype=x.dtype) for _ in range(3))
+    for start in range(0, n, max(piece, 1)):
+        stop = min(start + piece, n)
+        m = stop - start
+        xs, c, e = flat[start:stop], cdf[start:stop], gaussian[start:stop]
+        zs, ts, tails = z[:m], t[:m], tail[:m]
+        xp.abs(xs, out=zs)
+        zs *= _INV_SQRT_2
+        xp.multiply(zs, 0.5, out=ts)
+        ts += 1
+        xp.reciprocal(ts, out=ts)
+        xp.multiply(ts, _ERFC_CHEBYSHEV[-1], out=tails)
+        for coefficient in _ERFC_CHEBYSHEV[-2::-1]:  # Horner, in place
+            tails += coefficient
+            tails *= ts
+        tails -= 1.26551223
+        xp.exp(tails, out=tails)
+        xp.square(zs, out=e)
+        xp.negative(e, out=e)
+        xp.exp(e, out=e)                    # e^(-z^2) = e^(-x^2/2)
+        tails *= ts
+        tails *= e
+        tails *= 0.5                        # Phi(-|x|) = erfc(|x| / sqrt 2) / 2
+        # Phi(x) = tail + [x >= 0] (1 - 2 tail): the lower tail keeps its relative
+        # precision, and no np.where (a random mask makes it 5x slower than arithmetic)
+        xp.multiply(tails, -2, out=c)
+        c += 1
+        xp.greater_equal(xs, 0, out=zs)
+        c *= zs
+        c += tails
+    return cdf.reshape(x.shape), gaussian.reshape(x.shape)
+
+
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; approximate='tanh' uses
     Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2.
@@ -116,10 +173,18 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     xp = backend.array_module(input.data)
     x = input.data
     if approximate == "none":
-        cdf = 0.5 * erfc(x * -_INV_SQRT_2)  # erfc keeps Phi accurate for very negative x
+        if x.dtype.itemsize <= 4:
+            cdf, gaussian = _normal_cdf_and_gaussian_narrow(x)
+        else:  # float64: Cody's erfc, accurate to float64
+            cdf, gaussian = 0.5 * erfc(x * -_INV_SQRT_2), None
 
         def backward(g):
-            return (g * (cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))),)
+            density = xp.exp(-0.5 * x * x) if gaussian is None else gaussian
+            slope = x * density
+            slope *= _INV_SQRT_2PI
+            slope += cdf
+            slope *= g
+            return (slope,)
 
         return record(x * cdf, (input,), backward, "gelu")
     if approximate == "tanh":
