@@ -46,6 +46,7 @@ CASES = {
     "causal-scale": ((1, 2, 5, 3), (1, 2, 5, 3), (1, 2, 5, 3), {"is_causal": True, "scale": 2.0}),
     "broadcast-kv-heads": ((2, 4, 5, 3), (2, 1, 6, 3), (1, 4, 6, 2), {}),
     "broadcast-q": ((1, 1, 5, 3), (2, 3, 6, 3), (2, 3, 6, 3), {}),
+    "value-widens": ((2, 1, 5, 3), (2, 1, 6, 3), (2, 3, 6, 4), {"is_causal": True}),
     "bool-LS": ((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 4), {"attn_mask": bool_mask((5, 6))}),
     "bool-B11S": ((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 4),
                   {"attn_mask": bool_mask((2, 1, 1, 6))}),
@@ -87,7 +88,7 @@ def test_matches_torch(name, dtype):
 
 
 @pytest.mark.parametrize("name", ["plain", "unbatched", "cross-L<S", "Ev!=E", "causal",
-                                  "causal-L>S", "broadcast-kv-heads", "bool-B11S",
+                                  "causal-L>S", "broadcast-kv-heads", "value-widens", "bool-B11S",
                                   "float-scale", "mask-broadcast-heads"])
 def test_gradcheck(name):
     q_shape, k_shape, v_shape, kwargs = CASES[name]
@@ -208,14 +209,18 @@ def _explicit(q, k, v, p, scale=None, mask=None, is_causal=False):
     return F.matmul(F.dropout(F.softmax(scores, -1), p), v)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"is_causal": True}, {"scale": 0.5},
-                                    {"mask": bool_mask((5, 6))}], ids=str)
+@pytest.mark.parametrize(("kwargs", "value_heads"), [
+    ({}, 3), ({"is_causal": True}, 3), ({"scale": 0.5}, 3), ({"mask": bool_mask((5, 6))}, 3),
+    ({"is_causal": True}, 1), ({"is_causal": True}, "widen")], ids=str)
 @DTYPES
-def test_dropout_matches_explicit_composition(kwargs, dtype):
+def test_dropout_matches_explicit_composition(kwargs, value_heads, dtype):
     """The op's draw is F.dropout's draw on the weights: with the same seed, the forward
-    and all three gradients equal those of the composition softmax -> dropout -> matmul."""
+    and all three gradients equal those of the composition softmax -> dropout -> matmul
+    (also when value's heads broadcast against those of Q and K, either way)."""
     length, source = (5, 6) if "mask" in kwargs else (6, 6)
-    arrays = qkv((2, 3, length, 4), (2, 3, source, 4), (2, 3, source, 3), 13)
+    heads = 1 if value_heads == "widen" else 3
+    value_heads = 3 if value_heads == "widen" else value_heads
+    arrays = qkv((2, heads, length, 4), (2, heads, source, 4), (2, value_heads, source, 3), 13)
     ours = [ns.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
     theirs = [ns.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
     op_kwargs = {("attn_mask" if key == "mask" else key): value for key, value in kwargs.items()}

@@ -12,18 +12,18 @@ from ..tensor import Tensor, record
 
 
 @functools.lru_cache(maxsize=32)
-def _causal_blocked(rows: int, cols: int, module: str):
-    """The positions a causal query may not see: True above the diagonal of an (L, S)
-    grid aligned top-left (query i sees keys 0..i), as PyTorch's tril(ones(L, S)).
-    Cached (read-only) because a model asks for the same (L, S) at every layer and step."""
-    blocked = np.triu(np.ones((rows, cols), dtype=bool), k=1)
+def _causal_bias(length: int, source: int, dtype: str, module: str):
+    """The causal mask as an additive (S, L) bias in the key-major layout of the scores:
+    -inf where key j comes after query i (j > i), else 0; PyTorch's tril(ones(L, S))
+    aligned top-left, transposed. Cached (read-only): a model asks for the same (L, S) at
+    every layer and step, and adding it is faster than a masked write."""
+    bias = np.where(np.tri(source, length, -1, dtype=bool), -np.inf, 0).astype(dtype)
     if module != "numpy":
         import cupy  # only reached when the inputs live on a GPU
 
-        blocked = cupy.asarray(blocked)
-    else:
-        blocked.flags.writeable = False
-    return blocked
+        return cupy.asarray(bias)
+    bias.flags.writeable = False
+    return bias
 
 
 def _check_inputs(query: Tensor, key: Tensor, value: Tensor) -> tuple:
@@ -116,9 +116,9 @@ def scaled_dot_product_attention(
       D = P * M / (1 - p) (D = P without dropout), out = D V.
     Backward, g = d/d out:
       dV = D^T g,  dD = g V^T,  dP = dD * M / (1 - p),
-      dS = P * (dP - rowsum(dP * P))   [rowsum(dP * P) = rowsum(dD * D)],
+      dS = P * (dP - rowsum(dP * P)),  rowsum(dP * P) = rowsum(dD * D) = rowsum(g * out),
       dQ = scale * dS K,  dK = scale * dS^T Q,  d/d mask = dS.
-    Saved for backward: P and the boolean keep mask M.
+    Saved for backward: P (stored transposed, key-major) and the boolean keep mask M.
     """
     _check_inputs(query, key, value)
     q, k, v = query.data, key.data, value.data
@@ -136,79 +136,88 @@ def scaled_dot_product_attention(
     length, source = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
 
-    # Scores: one stacked matrix product over every (batch, head), scaled in place.
-    scores = xp.matmul(q, xp.swapaxes(k, -1, -2))
-    scores *= scale
-    masked, mask_input = False, None  # masked: some query row may see no key at all
+    # The scores are kept key-major, (..., S, L) = (scale Q K^T)^T: each query's softmax
+    # runs down a column, so the max and the sum over keys are vector ops across rows
+    # (NumPy reduces a short last axis ~3x slower). One stacked product for every
+    # (batch, head); scaling Q costs L*E multiplies instead of L*S.
+    scores = xp.matmul(k, xp.swapaxes(q * scale if scale != 1.0 else q, -1, -2))
+    masked, mask_input = False, None  # masked: some query may see no key at all
     if is_causal:
-        # Query i always sees key 0, so no row is fully masked.
-        xp.copyto(scores, -xp.inf, where=_causal_blocked(length, source, xp.__name__))
+        # Query i always sees key 0, so no query is fully masked.
+        scores += _causal_bias(length, source, scores.dtype.str, xp.__name__)
     elif attn_mask is not None:
         # As in PyTorch, the mask may not widen the scores beyond Q K^T's leading dims.
-        mask = _mask_array(attn_mask, scores.shape, q.dtype)
+        mask = _mask_array(attn_mask, scores.shape[:-2] + (length, source), q.dtype)
         if mask.dtype.kind == "b":
-            xp.copyto(scores, -xp.inf, where=~mask)
+            xp.copyto(scores, -xp.inf, where=xp.swapaxes(~mask, -1, -2))
         else:
-            scores += mask
+            scores += xp.swapaxes(mask, -1, -2)
             if isinstance(attn_mask, Tensor) and attn_mask.requires_grad:
                 mask_input = attn_mask
         masked = True
 
-    # Softmax in place: subtract the row max, exponentiate, divide by the row sum.
-    row_max = scores.max(axis=-1, keepdims=True)
+    # Softmax over keys (axis -2) in place: subtract the max, exponentiate, normalize.
+    query_max = scores.max(axis=-2, keepdims=True)
     if masked:
-        # A row with every key masked has max -inf: shift it by 0 so exp gives zeros
-        # (not NaN), and divide it by 1 below, so it comes out as a row of zeros.
-        xp.putmask(row_max, row_max == -xp.inf, 0)
-    scores -= row_max
-    probs = xp.exp(scores, out=scores)
-    row_sum = probs.sum(axis=-1, keepdims=True)
+        # A query with every key masked has max -inf: shift it by 0 so exp gives zeros
+        # (not NaN), and divide it by 1 below, so it comes out as a column of zeros.
+        xp.putmask(query_max, query_max == -xp.inf, 0)
+    scores -= query_max
+    probs = xp.exp(scores, out=scores)  # P^T, (..., S, L)
+    inverse_sum = probs.sum(axis=-2, keepdims=True)
     if masked:
-        xp.putmask(row_sum, row_sum == 0, 1)
-    probs /= row_sum
+        xp.putmask(inverse_sum, inverse_sum == 0, 1)
+    xp.reciprocal(inverse_sum, out=inverse_sum)
+    probs *= inverse_sum
+    del scores, query_max, inverse_sum
 
     keep, keep_scale = None, 1.0
     if dropout_p > 0.0:
         if dropout_p == 1.0:
             keep = xp.zeros(probs.shape, dtype=bool)
         else:
-            # The same draw as F.dropout: one uniform per weight from the seeded generator.
+            # F.dropout's draw: one uniform per weight of (..., L, S), from the seeded
+            # generator, so the op drops what softmax -> F.dropout would.
             draw_dtype = (probs.dtype if probs.dtype in (backend.float32, backend.float64)
                           else backend.float64)
-            uniform = xp.asarray(backend.generator().random(probs.shape, dtype=draw_dtype))
-            keep = uniform >= dropout_p
+            weights_shape = probs.shape[:-2] + (length, source)
+            uniform = xp.asarray(backend.generator().random(weights_shape, dtype=draw_dtype))
+            keep = xp.ascontiguousarray(xp.swapaxes(uniform >= dropout_p, -1, -2))
+            del uniform
             keep_scale = 1.0 / (1.0 - dropout_p)
         weights = probs * keep
         weights *= keep_scale
     else:
         weights = probs
-    out = xp.matmul(weights, v)
+    out = xp.matmul(xp.swapaxes(weights, -1, -2), v)
     del weights
 
     def backward(g):
-        dropped = probs if keep is None else (probs * keep) * keep_scale
-        grad_v = xp.matmul(xp.swapaxes(dropped, -1, -2), g) if value.requires_grad else None
-        need_scores = query.requires_grad or key.requires_grad or mask_input is not None
-        if not need_scores:
-            return (None, None, grad_v) + (() if mask_input is None else (None,))
-        # dD = g V^T; the row sums of dD * D equal those of dP * P.
-        grad_weights = xp.matmul(g, xp.swapaxes(v, -1, -2))
-        row_dot = (grad_weights * dropped).sum(axis=-1, keepdims=True)
+        dropped = probs if keep is None else (probs * keep) * keep_scale  # D^T
+        grad_v = xp.matmul(dropped, g) if value.requires_grad else None
         del dropped
+        if not (query.requires_grad or key.requires_grad or mask_input is not None):
+            return (None, None, grad_v) + (() if mask_input is None else (None,))
+        grad_scores = xp.matmul(v, xp.swapaxes(g, -1, -2))  # dD^T = (g V^T)^T
+        # rowsum(dD * D) = rowsum(g * out) per query (dD * D summed over keys is
+        # g . (D V)): a sum over Ev instead of S, and no (L, S) product.
+        query_dot = xp.einsum("...le,...le->...l", g, out)[..., None, :]
         if keep is not None:
-            grad_weights *= keep
-            grad_weights *= keep_scale
-        grad_weights -= row_dot
-        grad_weights *= probs  # now dS
+            grad_scores *= keep
+            grad_scores *= keep_scale
+        grad_scores -= query_dot
+        grad_scores *= probs  # dS^T
         grad_q = grad_k = None
         if query.requires_grad:
-            grad_q = xp.matmul(grad_weights, k)
+            grad_q = xp.matmul(xp.swapaxes(grad_scores, -1, -2), k)
             grad_q *= scale
         if key.requires_grad:
-            grad_k = xp.matmul(xp.swapaxes(grad_weights, -1, -2), q)
+            grad_k = xp.matmul(grad_scores, q)
             grad_k *= scale
         grads = (grad_q, grad_k, grad_v)
-        return grads if mask_input is None else grads + (grad_weights,)
+        if mask_input is None:
+            return grads
+        return grads + (xp.swapaxes(grad_scores, -1, -2),)
 
     parents = (query, key, value) if mask_input is None else (query, key, value, mask_input)
     return record(out, parents, backward, "scaled_dot_product_attention")
