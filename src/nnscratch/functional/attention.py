@@ -26,7 +26,7 @@ def _causal_bias(length: int, source: int, dtype: str, module: str):
     return bias
 
 
-def _check_inputs(query: Tensor, key: Tensor, value: Tensor) -> tuple:
+def _check_inputs(query: Tensor, key: Tensor, value: Tensor) -> None:
     """Raises unless q, k, v are floating, of one dtype, and of matching shapes."""
     q, k, v = query.data, key.data, value.data
     for name, a in (("query", q), ("key", k), ("value", v)):
