@@ -119,30 +119,54 @@ def layer_norm(
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    lead = tuple(range(x.ndim - len(shape)))
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
-    inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = centered * inv_std
-    out = x_hat if weight is None else x_hat * weight.data
-    if bias is not None:
-        out = out + bias.data
+    # Rows of the normalized axes flattened: (N, D). Every per-row mean is then one
+    # matrix-vector product with a column of 1/D (BLAS, one pass) instead of a reduction
+    # over a short last axis, and the row dot products are einsums without temporaries.
+    rows, size = 1, 1
+    for n in x.shape[:x.ndim - len(shape)]:
+        rows *= n
+    for n in shape:
+        size *= n
+    per_element = 1.0 / size if size else float("nan")  # no elements: NaN, as a mean
+    x2 = x.reshape(rows, size)
+    row_mean = xp.full(size, per_element, dtype=x.dtype)
+    mean = x2 @ row_mean
+    x_hat = x2 - mean[:, None]
+    var = xp.einsum("ij,ij->i", x_hat, x_hat)
+    var *= per_element
+    var += eps
+    inv_std = 1 / xp.sqrt(var)
+    x_hat *= inv_std[:, None]               # (x - mean) / sqrt(var + eps), in place
+    w = None if weight is None else weight.data.reshape(size)
+    b = None if bias is None else bias.data.reshape(size)
+    if w is not None:
+        out = x_hat * w
+        if b is not None:
+            out += b  # `out` is fresh: in place
+    else:
+        out = x_hat if b is None else x_hat + b
+    out = out.reshape(x.shape)
 
     def backward(g):
+        g2 = g.reshape(rows, size)
         grads = []
         if input.requires_grad:
-            h = g if weight is None else g * weight.data
-            h_mean = h.mean(axis=axes, keepdims=True)
-            hx_mean = (h * x_hat).mean(axis=axes, keepdims=True)
-            grads.append((h - h_mean - x_hat * hx_mean) * inv_std)
+            h = g2 if w is None else g2 * w
+            h_mean = h @ row_mean
+            hx_mean = xp.einsum("ij,ij->i", h, x_hat)
+            hx_mean *= per_element
+            grad = x_hat * -hx_mean[:, None]
+            grad += h
+            grad -= h_mean[:, None]
+            grad *= inv_std[:, None]
+            grads.append(grad.reshape(x.shape))
         else:
             grads.append(None)
         if weight is not None:
-            grads.append((g * x_hat).sum(axis=lead) if weight.requires_grad else None)
+            grads.append(xp.einsum("ij,ij->j", g2, x_hat).reshape(shape)
+                         if weight.requires_grad else None)
         if bias is not None:
-            grads.append(g.sum(axis=lead) if bias.requires_grad else None)
+            grads.append(g2.sum(axis=0).reshape(shape) if bias.requires_grad else None)
         return tuple(grads)
 
     parents = (input,) + tuple(t for t in (weight, bias) if t is not None)
