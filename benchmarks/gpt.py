@@ -16,7 +16,11 @@ printed):
   cache and without (the window re-read every step), block_size 512 so the text never
   slides; the same model (random weights: speed does not depend on them), greedy.
 
+Both frameworks use their default thread counts on the same cores (printed); --threads N
+runs both on N (torch.set_num_threads and threadpoolctl's BLAS limit): on a machine busy
+with other work, one thread each is the steadier comparison.
 Run: .venv/bin/python benchmarks/gpt.py [--steps 4] [--repeats 7] [--no-memory]
+[--no-generation] [--threads N]
 """
 
 from __future__ import annotations
@@ -289,7 +293,14 @@ if __name__ == "__main__":
     parser.add_argument("--memory", choices=("ours", "torch"),
                         help="(internal) train in this process and print its peak RSS")
     parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS)
+    parser.add_argument("--threads", type=int, help="threads for both frameworks")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads, user_api="blas")
     if args.memory:
         memory_child(args.memory, args.memory_steps)
     else:

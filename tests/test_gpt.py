@@ -275,6 +275,19 @@ def test_cached_generation_reads_one_token_a_step_until_the_window_slides():
     assert calls == [(3, None), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7), (8, None), (8, None)]
 
 
+def test_dropout_acts_in_training_only():
+    ns.manual_seed(0)
+    model = GPT(V, BLOCK, LAYERS, HEADS, EMBD, dropout=0.3)
+    ns.manual_seed(0)
+    plain = GPT(V, BLOCK, LAYERS, HEADS, EMBD)
+    x, _ = batch()
+    first, second = model(x).numpy(), model(x).numpy()
+    assert not np.allclose(first, second)  # embeddings, attention weights, residuals
+    model.eval()
+    np.testing.assert_array_equal(model(x).numpy(), plain(x).numpy())
+    assert [type(m).__name__ for m in model.modules()].count("Dropout") == 1 + 2 * LAYERS
+
+
 # --- bad input -----------------------------------------------------------------------------
 def test_bad_input_names_what_was_expected():
     model = GPT(V, BLOCK, 1, 2, 8)
@@ -293,6 +306,8 @@ def test_bad_input_names_what_was_expected():
         model(np.zeros((1, 4)))
     with pytest.raises(ValueError, match=r"targets must have idx's shape \(1, 4\)"):
         model(np.zeros((1, 4), dtype=np.int64), np.zeros((1, 3), dtype=np.int64))
+    with ns.no_grad(), pytest.raises(ValueError, match=r"shape \(B, T\)"):
+        model.forward_cached(np.arange(3))
     with pytest.raises(RuntimeError, match="under ns.no_grad"):
         model.forward_cached(np.zeros((1, 2), dtype=np.int64))
     with ns.no_grad():

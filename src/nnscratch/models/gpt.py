@@ -254,11 +254,10 @@ class GPT(nn.Module):
         if is_grad_enabled():
             raise RuntimeError("GPT.forward_cached is for inference: call it under "
                                "ns.no_grad() (the KV cache keeps no graph)")
+        ids = self._ids(idx, 0 if cache is None else cache.length)
         if cache is None:
-            cache = self.new_cache(int(np.shape(idx.data if isinstance(idx, Tensor)
-                                                else idx)[0]))
-        ids = self._ids(idx, cache.length)
-        if ids.shape[0] != cache.batch:
+            cache = self.new_cache(ids.shape[0])
+        elif ids.shape[0] != cache.batch:
             raise ValueError(f"GPT.forward_cached: idx has {ids.shape[0]} sequences, the "
                              f"cache {cache.batch}")
         x = self._embed(ids, cache.length)
