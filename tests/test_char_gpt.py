@@ -221,3 +221,11 @@ def test_the_registered_recipe_is_the_cpu_scale_gpt():
         recipe.build_model()
     model = recipe.build_model_for({"tokenizer": ns.data.text.CharTokenizer("abc").to_json()})
     assert isinstance(model, models.GPT) and model.block_size == recipe.block_size
+
+
+def test_evaluate_scores_the_validation_split_as_val_json(capsys, char_run):
+    folder, _ = char_run
+    code, out, err = run(capsys, "evaluate", folder, "--split", "val")
+    val = json.loads((folder / "val.json").read_text())
+    assert code == 0, err
+    assert f"loss {val['loss']:.4f}  bpc {val['bpc']:.4f}" in out
