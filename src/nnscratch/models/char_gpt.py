@@ -35,6 +35,7 @@ from ..optim.lr_scheduler import LRScheduler
 from ..tensor import Tensor
 from ..train import GradientClipping
 from .char_lstm import NATS_PER_BIT, CharLSTMRecipe
+from .gpt import GPT
 from .recipe import Recipe, Splits
 
 TOKENIZERS = ("char", "bpe")
@@ -60,7 +61,8 @@ class EncodedText:
 
     def bits_per_nat(self, tokenizer: str) -> float:
         """What turns a loss in nats per token over this text into the recipe's bits:
-        1 / ln 2 per character, tokens / bytes / ln 2 per byte for BPE."""
+        1 / ln 2 per character, tokens / bytes / ln 2 per byte for BPE (the ratio of the
+        whole split, also for a loss over some of its windows)."""
         if tokenizer == "bpe":
             return bits_per_byte(1.0, len(self.ids), self.num_bytes)
         return 1.0 / NATS_PER_BIT
@@ -248,8 +250,6 @@ class CharGPTRecipe(Recipe):
         return {"tokenizer": splits.tokenizer.to_json()}
 
     def build_model_for(self, model_info: dict):
-        from .gpt import GPT
-
         tokenizer = text_data.tokenizer_from_json(model_info.get("tokenizer"), "checkpoint")
         return GPT(tokenizer.vocab_size, self.block_size, self.n_layer, self.n_head,
                    self.n_embd, dropout=self.dropout, bias=self.bias)
