@@ -448,7 +448,7 @@ def test_recipes_lists_them_all(capsys):
     code, out, _ = run(capsys, "recipes")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["char-lstm", "fashion-cnn", "fashion-mlp", "perceptron", "sine",
+    assert names == ["char-gpt", "char-lstm", "fashion-cnn", "fashion-mlp", "perceptron", "sine",
                      "sine-rnn", "spiral"]
 
 
