@@ -22,7 +22,8 @@ EXPECTED = {
 }
 
 
-SEQUENCE_RECIPES = {"char-lstm", "sine-rnn"}  # tests/test_sequence_recipes.py
+# tested in tests/test_sequence_recipes.py and tests/test_char_gpt.py
+SEQUENCE_RECIPES = {"char-lstm", "sine-rnn", "char-gpt"}
 
 
 def test_the_recipes_are_registered_under_their_names():
