@@ -247,14 +247,16 @@ def test_cached_logits_equal_the_full_forward_at_every_position():
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-11, atol=1e-12)
 
 
-@pytest.mark.parametrize("prompt_length, new", [(3, 10), (5, 30), (BLOCK + 4, 6)])
+@pytest.mark.parametrize("prompt_length, new", [(3, 10), (5, 30), (BLOCK, 6)])
 def test_cached_and_windowed_generation_give_the_same_tokens(prompt_length, new):
     ns.manual_seed(2)
     model = GPT(V, BLOCK, LAYERS, HEADS, EMBD).double()
     prompt = np.random.default_rng(3).integers(0, V, prompt_length)
-    for temperature, top_k in ((1.0, None), (0.0, None), (1.3, 5)):
-        cached = generate(model, prompt, new, temperature, top_k, seed=4)
-        windowed = generate(model, prompt, new, temperature, top_k, seed=4, use_cache=False)
+    for temperature, top_k, top_p in ((1.0, None, None), (0.0, None, None), (1.3, 5, None),
+                                      (0.9, None, 0.8), (1.1, 6, 0.9)):
+        cached = generate(model, prompt, new, temperature, top_k, top_p, seed=4)
+        windowed = generate(model, prompt, new, temperature, top_k, top_p, seed=4,
+                            use_cache=False)
         assert cached.tolist() == windowed.tolist()
         assert len(cached) == prompt_length + new
     assert model.training  # generate put the mode back
@@ -289,6 +291,16 @@ def test_dropout_acts_in_training_only():
 
 
 # --- bad input -----------------------------------------------------------------------------
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_a_prompt_longer_than_the_block_is_refused(use_cache):
+    model = GPT(V, BLOCK, 1, 2, 8)
+    with pytest.raises(ValueError, match=rf"prompt is {BLOCK + 1} tokens, longer than the "
+                                         rf"model's block_size {BLOCK}"):
+        generate(model, np.zeros(BLOCK + 1, dtype=np.int64), 3, use_cache=use_cache)
+    assert len(generate(model, np.zeros(BLOCK, dtype=np.int64), 3, use_cache=use_cache)) == \
+        BLOCK + 3
+
+
 def test_bad_input_names_what_was_expected():
     model = GPT(V, BLOCK, 1, 2, 8)
     with pytest.raises(ValueError, match=rf"context of {BLOCK + 1} tokens is longer than "

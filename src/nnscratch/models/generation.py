@@ -135,6 +135,8 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
     tokenizer: encodes a str prompt and, when given, decodes the result.
     use_cache: run a model that has `forward_cached` through its KV cache (the default);
     False re-reads the window every step. The two give the same tokens.
+    A prompt longer than `model.block_size` is an error; the text generated after it may
+    grow past block_size (the window slides, see the module docstring).
     Returns the ids of prompt + new tokens ((len(prompt) + max_new_tokens,) int64), or
     their text when a tokenizer was given.
     """
@@ -147,6 +149,12 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
                                    not isinstance(block_size, (int, np.integer)) or
                                    block_size < 1):
         raise ValueError(f"generate: model.block_size must be a positive int, got {block_size!r}")
+    if block_size is not None and len(ids) > block_size:
+        # the model never saw so long a context; cutting the prompt silently would make
+        # it answer a text the caller did not give
+        raise ValueError(
+            f"generate: the prompt is {len(ids)} tokens, longer than the model's block_size "
+            f"{block_size}; give at most the last {block_size} tokens")
     rng = np.random.default_rng(seed) if seed is not None else backend.generator()
     tokens = list(ids.tolist())
     cached = bool(use_cache) and callable(getattr(model, "forward_cached", None))
