@@ -181,8 +181,8 @@ class CharLSTMRecipe(Recipe):
         prompts = [p for p in SAMPLE_PROMPTS if set(p) <= known] \
             or [splits.tokenizer.decode(splits.train[:1])]  # a text of other characters
         samples = [generate(model, prompt, 300, temperature=0.8, top_k=40, seed=i,
-                            tokenizer=splits.tokenizer)
-                   for i, prompt in enumerate(prompts)]
+                            tokenizer=splits.tokenizer) for i, prompt in enumerate(prompts)]
+        samples = [text_data.printable(sample) for sample in samples]
         from ..files import atomic_open
 
         with atomic_open(folder / "samples.txt", "w") as file:

@@ -23,12 +23,18 @@ from .corpus import (
     read_text,
     split_text,
 )
-from .tokenizers import ByteTokenizer, CharTokenizer, load_tokenizer, tokenizer_from_json
+from .tokenizers import (
+    ByteTokenizer,
+    CharTokenizer,
+    load_tokenizer,
+    printable,
+    tokenizer_from_json,
+)
 from .windows import StatefulBatches, TokenWindows
 
 __all__ = [
     "FORTUNE_FILES", "BPETokenizer", "ByteTokenizer", "CharTokenizer", "StatefulBatches",
     "TokenWindows", "decode_text", "find_fortunes", "fortune_entries", "fortunes_cache_dir",
-    "fortunes_search_dirs", "holds_fortunes", "load_fortunes", "load_tokenizer", "read_text",
-    "split_text", "tokenizer_from_json",
+    "fortunes_search_dirs", "holds_fortunes", "load_fortunes", "load_tokenizer", "printable",
+    "read_text", "split_text", "tokenizer_from_json",
 ]

@@ -166,6 +166,13 @@ def _write_text(text: str, path) -> None:
         file.write(text)
 
 
+def printable(text: str) -> str:
+    """`text` safe to print or write as UTF-8: a lone surrogate becomes its backslash
+    escape. Decoding sampled ids may yield one (the byte and BPE tokenizers decode with
+    surrogatepass, so that encode/decode round-trips any str), and UTF-8 refuses it."""
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
 def _save(tokenizer, path) -> None:
     _write_text(json.dumps(tokenizer.to_json(), ensure_ascii=True, indent=1) + "\n", path)
 
