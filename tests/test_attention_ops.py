@@ -280,7 +280,8 @@ def _tensors(*shapes, dtype=np.float64):
     return [ns.tensor(np.zeros(s, dtype=dtype)) for s in shapes]
 
 
-@pytest.mark.parametrize("mask_shape", [(5, 7), (3, 1, 5, 6), (2, 1, 1, 2, 3, 5, 6)], ids=str)
+@pytest.mark.parametrize("mask_shape", [(5, 7), (3, 1, 5, 6), (2, 1, 1, 2, 3, 5, 6), (6,), ()],
+                         ids=str)
 def test_mask_of_the_wrong_shape(mask_shape):
     q, k, v = _tensors((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 4))
     with pytest.raises(ValueError, match=rf"{mask_shape}.*\(2, 3, 5, 6\)".replace(" ", r"\s")):

@@ -76,8 +76,9 @@ def _mask_array(attn_mask, scores_shape: tuple, dtype):
             f"scaled_dot_product_attention: attn_mask must be bool (True = may attend) or "
             f"floating (added to the scores), got dtype {mask.dtype}"
         )
-    try:
-        fits = np.broadcast_shapes(mask.shape, scores_shape) == tuple(scores_shape)
+    try:  # at least (L, S): the op works on the mask's last two axes (as PyTorch needs)
+        fits = mask.ndim >= 2 and \
+            np.broadcast_shapes(mask.shape, scores_shape) == tuple(scores_shape)
     except ValueError:
         fits = False
     if not fits:
