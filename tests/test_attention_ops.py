@@ -3,6 +3,8 @@ torch.nn.functional.scaled_dot_product_attention (plain, causal, bool and float 
 custom scale, cross-attention, Ev != E, broadcast heads and masks, fully masked rows),
 dropout against an explicit composition with the same draw, and bad input."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -313,3 +315,26 @@ def test_bad_inputs_name_what_came():
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match=f"dropout_p.*{p}"):
             sdpa(q, k, v, dropout_p=p)
+
+
+def test_attention_written_the_pytorch_way_equals_the_fused_op():
+    # the explicit form a PyTorch user writes: a tril buffer, masked_fill, softmax, @,
+    # transpose(...).contiguous().view(...); same values and gradients as the coarse op
+    B, H, T, D = 2, 3, 5, 4
+    draws = rng(7)
+    arrays = [draws.standard_normal((B, H, T, D)) for _ in range(3)]
+    explicit = [ns.tensor(a.copy(), requires_grad=True) for a in arrays]
+    fused = [ns.tensor(a.copy(), requires_grad=True) for a in arrays]
+    q, k, v = explicit
+    bias = ns.tril(ns.ones(T, T, dtype=ns.float64)).view(1, 1, T, T)
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
+    att = att.masked_fill(bias[:, :, :T, :T] == 0, float("-inf"))
+    y = (att.softmax(dim=-1) @ v).transpose(1, 2).contiguous().view(B, T, H * D)
+    z = sdpa(*fused, is_causal=True).transpose(1, 2).contiguous().view(B, T, H * D)
+    np.testing.assert_allclose(y.numpy(), z.numpy(), rtol=1e-12, atol=1e-12)
+    weights = draws.standard_normal((B, T, H * D))
+    (y * ns.tensor(weights)).sum().backward()
+    (z * ns.tensor(weights)).sum().backward()
+    for a, b in zip(explicit, fused, strict=True):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-12)
+    assert ns.tensor([1.5, 2.0]).long().dtype == ns.long == np.int64

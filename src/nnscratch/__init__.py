@@ -23,6 +23,7 @@ from .backend import (
     manual_seed,
     set_default_dtype,
 )
+from .backend import int64 as long  # PyTorch's alias: torch.long is torch.int64
 from .determinism import are_deterministic_algorithms_enabled, use_deterministic_algorithms
 from .methods import bind_tensor_methods
 from .parallel import get_num_threads, set_num_threads
@@ -43,6 +44,7 @@ from .tensor import (
 )
 
 bind_tensor_methods()
+tril, triu = functional.tril, functional.triu  # torch.tril(torch.ones(T, T)) builds masks
 
 # These packages use Tensor's bound operators, so they load after bind_tensor_methods().
 from . import data, models, nn, optim, tools, train  # noqa: E402
@@ -54,10 +56,10 @@ __all__ = [
     "are_deterministic_algorithms_enabled", "arange", "bool_", "CheckpointError", "data",
     "enable_grad", "float16", "float32",
     "float64", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
-    "int32", "int64", "is_grad_enabled", "load", "manual_seed", "models", "nn", "no_grad",
+    "int32", "int64", "is_grad_enabled", "load", "long", "manual_seed", "models", "nn", "no_grad",
     "ones",
     "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "save",
-    "set_default_dtype", "set_num_threads", "Tensor", "tensor", "tools", "train",
+    "set_default_dtype", "set_num_threads", "Tensor", "tensor", "tools", "train", "tril", "triu",
     "use_deterministic_algorithms", "zeros",
     "zeros_like",
 ]

@@ -39,6 +39,12 @@ def _with_sizes(op):
     return method
 
 
+def _contiguous(self):
+    """The tensor itself: NumPy's reshape copies a strided array when it must, so code
+    written for PyTorch's `x.transpose(1, 2).contiguous().view(...)` runs unchanged."""
+    return self
+
+
 def bind_tensor_methods() -> None:
     operators = {
         "__add__": F.add, "__radd__": _reflected(F.add),
@@ -67,6 +73,7 @@ def bind_tensor_methods() -> None:
         permute=_with_sizes(F.permute), expand=_with_sizes(F.expand),
         broadcast_to=F.broadcast_to,
         float=lambda self: F.to(self, "float32"), double=lambda self: F.to(self, "float64"),
+        long=lambda self: F.to(self, "int64"), contiguous=_contiguous,
     )
     for name, function in {**operators, **methods}.items():
         setattr(Tensor, name, function)
