@@ -28,6 +28,11 @@ from __future__ import annotations
 import nnscratch  # noqa: F401 - first: it sets OpenBLAS's thread timeout before NumPy loads
 import argparse
 import os
+
+# Before torch starts its OpenMP threads (it is imported lazily below): their default
+# busy-waiting, next to NumPy's BLAS threads in the same process, made a torch step of
+# this GPT many times slower than torch alone; passive waiting gives torch its own speed.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import resource
 import subprocess
 import sys
@@ -242,8 +247,33 @@ def _shape() -> str:
 
 
 def rows(steps: int = STEPS, repeats: int = REPEATS) -> list[tuple[str, float, float]]:
+    """The step row for run_all's table; peak memory and generation speed are printed
+    (they compare other things than the two frameworks' time)."""
     t = step_seconds(steps, repeats)
+    print_memory(MEMORY_STEPS)
+    print_generation()
     return [(f"GPT train step ({_shape()}, AdamW)", t["nnscratch"], t["torch"])]
+
+
+def print_memory(memory_steps: int) -> None:
+    print(f"peak RSS of {memory_steps} training steps (fresh process each; 'before' is "
+          "after imports and data, before the model):")
+    rss = peak_rss(memory_steps)
+    for name, (before, peak) in rss.items():
+        print(f"  {name:9s} peak {peak / 1024:7.1f} MiB   before {before / 1024:7.1f} MiB"
+              f"   training adds {(peak - before) / 1024:6.1f} MiB")
+    a, b = rss["nnscratch"], rss["torch"]
+    print(f"  peak ratio {a[1] / b[1]:.2f}, added by training ratio "
+          f"{(a[1] - a[0]) / max(b[1] - b[0], 1):.2f}")
+
+
+def print_generation() -> None:
+    g = generation_seconds()
+    print(f"generation of {NEW_TOKENS} tokens (block_size {GENERATION_BLOCK}, greedy, the "
+          "same tokens both ways):")
+    for name in ("cached", "windowed"):
+        print(f"  {name:8s} {fmt(g[name])}  {NEW_TOKENS / g[name]:7.0f} tokens/s")
+    print(f"  the KV cache is {g['windowed'] / g['cached']:.1f}x faster")
 
 
 def main(steps: int = STEPS, repeats: int = REPEATS, memory: bool = True,
@@ -264,22 +294,9 @@ def main(steps: int = STEPS, repeats: int = REPEATS, memory: bool = True,
           f"torch {fmt(t['torch'])} ({tokens / t['torch']:8.0f} tokens/s)  "
           f"ratio {t['nnscratch'] / t['torch']:5.2f}  (target <= 1.5, aim 1.0)")
     if memory:
-        print(f"peak RSS of {memory_steps} training steps (fresh process each; 'before' is "
-              "after imports and data, before the model):")
-        rss = peak_rss(memory_steps)
-        for name, (before, peak) in rss.items():
-            print(f"  {name:9s} peak {peak / 1024:7.1f} MiB   before {before / 1024:7.1f} MiB"
-                  f"   training adds {(peak - before) / 1024:6.1f} MiB")
-        a, b = rss["nnscratch"], rss["torch"]
-        print(f"  peak ratio {a[1] / b[1]:.2f}, added by training ratio "
-              f"{(a[1] - a[0]) / max(b[1] - b[0], 1):.2f}")
+        print_memory(memory_steps)
     if generation:
-        g = generation_seconds()
-        print(f"generation of {NEW_TOKENS} tokens (block_size {GENERATION_BLOCK}, greedy, the "
-              "same tokens both ways):")
-        for name in ("cached", "windowed"):
-            print(f"  {name:8s} {fmt(g[name])}  {NEW_TOKENS / g[name]:7.0f} tokens/s")
-        print(f"  the KV cache is {g['windowed'] / g['cached']:.1f}x faster")
+        print_generation()
 
 
 if __name__ == "__main__":
