@@ -26,8 +26,6 @@ import argparse
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -35,7 +33,7 @@ import numpy as np
 import nnscratch as ns
 from nnscratch import functional as F
 from nnscratch import nn, optim
-from timing import fmt, median_seconds
+from timing import fmt, median_seconds, memory_children
 
 BATCH = 128
 SAMPLES = 60_000
@@ -220,18 +218,7 @@ def memory_child(which: str, steps: int) -> None:
 
 def peak_rss(steps: int = MEMORY_STEPS) -> dict[str, tuple[int, int, int]]:
     """{'nnscratch'|'torch': (RSS before the model, peak before it, peak after)} in KiB."""
-    # Through a small launcher process: Linux's ru_maxrss of a process also counts the
-    # peak of the process it was forked from (recorded at exec), which would be this one.
-    launcher = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
-    result = {}
-    for which, name in (("ours", "nnscratch"), ("torch", "torch")):
-        out = subprocess.run(
-            [sys.executable, "-c", launcher, sys.executable, os.path.abspath(__file__),
-             "--memory", which, "--memory-steps", str(steps)],
-            check=True, capture_output=True, text=True,
-        ).stdout.split()
-        result[name] = tuple(int(v) for v in out[-3:])
-    return result
+    return memory_children(__file__, "--memory-steps", str(steps))
 
 
 def rows(steps: int = STEPS) -> list[tuple[str, float, float]]:

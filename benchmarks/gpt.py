@@ -34,7 +34,6 @@ import os
 # this GPT many times slower than torch alone; passive waiting gives torch its own speed.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import resource
-import subprocess
 import sys
 import time
 
@@ -44,7 +43,7 @@ import nnscratch as ns
 from lstm import _blas_threads, _rss_now_kib, alternate
 from nnscratch.models.generation import generate
 from nnscratch.models.gpt import GPT
-from timing import fmt
+from timing import fmt, memory_children, without_torch_flag
 
 VOCAB, BLOCK, LAYERS, HEADS, EMBD = 100, 64, 2, 4, 128
 BATCH = 32
@@ -224,21 +223,7 @@ def memory_child(which: str, steps: int) -> None:
 
 def peak_rss(steps: int = MEMORY_STEPS) -> dict[str, tuple[int, int]]:
     """{'nnscratch'|'torch': (RSS before the model, peak after training)} in KiB."""
-    # Through a launcher: a child's ru_maxrss starts from the peak of the process it was
-    # forked from (recorded at exec), which would be this one.
-    launcher = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
-    result = {}
-    for which, name in (("ours", "nnscratch"), ("torch", "torch")):
-        out = subprocess.run(
-            [sys.executable, "-c", launcher, sys.executable, os.path.abspath(__file__),
-             "--memory", which, "--memory-steps", str(steps)],
-            check=True, capture_output=True, text=True,
-        ).stdout.split()
-        before, peak, imported_torch = (int(v) for v in out[-3:])
-        if which == "ours" and imported_torch:
-            raise RuntimeError("the nnscratch memory child imported torch")
-        result[name] = (before, peak)
-    return result
+    return without_torch_flag(memory_children(__file__, "--memory-steps", str(steps)))
 
 
 # --- report --------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import argparse
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
@@ -35,7 +34,7 @@ import numpy as np
 
 import nnscratch as ns
 from nnscratch import nn, optim
-from timing import fmt
+from timing import fmt, memory_children, without_torch_flag
 
 VOCAB, EMBED, HIDDEN = 96, 64, 256
 BATCH, SEQ = 32, 64
@@ -231,21 +230,8 @@ def memory_child(which: str, kind: str, steps: int) -> None:
 
 def peak_rss(kind: str, steps: int = MEMORY_STEPS) -> dict[str, tuple[int, int]]:
     """{'nnscratch'|'torch': (RSS before the model, peak after training)} in KiB."""
-    # Through a small launcher process: Linux's ru_maxrss of a process also counts the
-    # peak of the process it was forked from (recorded at exec), which would be this one.
-    launcher = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
-    result = {}
-    for which, name in (("ours", "nnscratch"), ("torch", "torch")):
-        out = subprocess.run(
-            [sys.executable, "-c", launcher, sys.executable, os.path.abspath(__file__),
-             "--memory", which, "--model", kind, "--memory-steps", str(steps)],
-            check=True, capture_output=True, text=True,
-        ).stdout.split()
-        before, peak, imported_torch = (int(v) for v in out[-3:])
-        if which == "ours" and imported_torch:
-            raise RuntimeError("the nnscratch memory child imported torch")
-        result[name] = (before, peak)
-    return result
+    return without_torch_flag(memory_children(__file__, "--model", kind, "--memory-steps",
+                                              str(steps)))
 
 
 # --- report --------------------------------------------------------------------------------

@@ -40,3 +40,33 @@ def print_rows(rows) -> None:
     """Print benchmark rows (workload, our seconds, PyTorch's seconds) with their ratio."""
     for name, ours, theirs in rows:
         print(f"{name}: nnscratch {fmt(ours)}, PyTorch {fmt(theirs)}, ratio {ours / theirs:.2f}")
+
+
+def memory_children(script: str, *args: str, values: int = 3) -> dict[str, tuple[int, ...]]:
+    """{'nnscratch'|'torch': the last `values` integers that a fresh
+    `python script --memory ours|torch *args` prints} (its RSS figures, in KiB).
+
+    Through a small launcher process: Linux's ru_maxrss of a process also counts the peak
+    of the process it was forked from (recorded at exec), which would be this one."""
+    import os
+    import subprocess
+    import sys
+
+    launcher = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+    result = {}
+    for which, name in (("ours", "nnscratch"), ("torch", "torch")):
+        out = subprocess.run(
+            [sys.executable, "-c", launcher, sys.executable, os.path.abspath(script),
+             "--memory", which, *args],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        result[name] = tuple(int(v) for v in out[-values:])
+    return result
+
+
+def without_torch_flag(rss: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The children's (before, peak) with their last figure, 'imported torch', checked:
+    our child must not have imported torch (its memory would count torch's)."""
+    if rss["nnscratch"][-1]:
+        raise RuntimeError("the nnscratch memory child imported torch")
+    return {name: figures[:-1] for name, figures in rss.items()}
