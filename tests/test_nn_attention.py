@@ -15,7 +15,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import nn
-from oracle import TORCH_DTYPES, close
+from oracle import TORCH_DTYPES, close, pair
 
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")
 
@@ -42,12 +42,6 @@ def twin(dtype=np.float64, embed_dim=E, num_heads=2, **kwargs):
     return ours, theirs
 
 
-def leaf_pair(array, dtype):
-    array = np.asarray(array, dtype=dtype)
-    return (ns.tensor(array.copy(), requires_grad=True),
-            torch.tensor(array.copy(), requires_grad=True))
-
-
 def mask_pair(mask):
     if mask is None:
         return None, None
@@ -60,11 +54,11 @@ def compare(ours, theirs, query, key=None, value=None, dtype=np.float64, masks=N
     query, key and value; value None: key as value too) and masks {name: array}; compare
     output and weights, then the gradients of the inputs and every parameter after the
     same random projection of both results. Returns our (output, weights)."""
-    inputs = [leaf_pair(query, dtype)]
+    inputs = [pair(query, dtype)]
     if key is not None:
-        inputs.append(leaf_pair(key, dtype))
+        inputs.append(pair(key, dtype))
         if value is not None:
-            inputs.append(leaf_pair(value, dtype))
+            inputs.append(pair(value, dtype))
     sides = []
     for side in (0, 1):
         q = inputs[0][side]
@@ -324,7 +318,7 @@ def test_fused_and_step_by_step_paths_agree():
 @pytest.mark.parametrize("shape", [(L, S), (N * 2, L, S)])
 def test_a_float_mask_tensor_gets_a_gradient_as_in_torch(need_weights, shape):
     ours, theirs = twin()
-    ms, mt = leaf_pair(data(shape, 5, 0.3), np.float64)
+    ms, mt = pair(data(shape, 5, 0.3), np.float64)
     q, k = data((L, N, E)), data((S, N, E), 1)
     padding = padding_mask()
     out, _ = ours(ns.tensor(q), ns.tensor(k), ns.tensor(k), attn_mask=ms,
