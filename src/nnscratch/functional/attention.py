@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
+from .dropout import draw_keep
 
 
 @functools.lru_cache(maxsize=32)
@@ -179,12 +180,10 @@ def scaled_dot_product_attention(
         else:
             # F.dropout's draw: one uniform per weight of (..., L, S), from the seeded
             # generator, so the op drops what softmax -> F.dropout would.
-            draw_dtype = (probs.dtype if probs.dtype in (backend.float32, backend.float64)
-                          else backend.float64)
             weights_shape = probs.shape[:-2] + (length, source)
-            uniform = xp.asarray(backend.generator().random(weights_shape, dtype=draw_dtype))
-            keep = xp.ascontiguousarray(xp.swapaxes(uniform >= dropout_p, -1, -2))
-            del uniform
+            drawn = draw_keep(weights_shape, dropout_p, probs.dtype, xp)
+            keep = xp.ascontiguousarray(xp.swapaxes(drawn, -1, -2))
+            del drawn
             keep_scale = 1.0 / (1.0 - dropout_p)
         weights = probs * keep
         weights *= keep_scale

@@ -6,6 +6,14 @@ from .. import backend
 from ..tensor import Tensor, record
 
 
+def draw_keep(shape, p: float, dtype, xp):
+    """Boolean keep mask of `shape`, each element kept with probability 1 - p (p < 1): one
+    uniform per element from the seeded generator, in dtype when it is float32/64 (else
+    float64), so every op that drops (dropout, attention) draws the same way."""
+    draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float64
+    return xp.asarray(backend.generator().random(shape, dtype=draw_dtype)) >= p
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1 / (1 - p) ("inverted"
     dropout), so the expected value of every element is unchanged and evaluation needs no
@@ -22,9 +30,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         mask = xp.zeros_like(x)
     else:
-        draw_dtype = x.dtype if x.dtype in (backend.float32, backend.float64) else backend.float64
-        uniform = xp.asarray(backend.generator().random(x.shape, dtype=draw_dtype))
-        mask = (uniform >= p).astype(x.dtype) * (1.0 / (1.0 - p))
+        mask = draw_keep(x.shape, p, x.dtype, xp).astype(x.dtype) * (1.0 / (1.0 - p))
 
     def backward(g):
         return (g * mask,)
