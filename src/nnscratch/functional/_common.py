@@ -36,6 +36,14 @@ def constant(value, like: Tensor | None = None) -> Tensor:
     return out
 
 
+def array_of(value):
+    """The array behind a Tensor, an array (NumPy or CuPy) as it is, anything else (a
+    list, a number) as a NumPy array: for arguments such as masks and labels that may
+    come in any of these forms."""
+    value = value.data if isinstance(value, Tensor) else value
+    return value if hasattr(value, "dtype") else np.asarray(value)
+
+
 def check_floating_input(x, w, op: str) -> None:
     """Integer or bool inputs are refused, as PyTorch refuses mixed dtypes, rather than
     computed silently in another precision than the weight's."""

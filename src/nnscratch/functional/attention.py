@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
+from ._common import array_of
 from .dropout import draw_keep
 
 
@@ -69,9 +70,7 @@ def _check_inputs(query: Tensor, key: Tensor, value: Tensor) -> None:
 def _mask_array(attn_mask, scores_shape: tuple, dtype):
     """attn_mask as an array: bool stays bool, a float mask takes the inputs' dtype.
     It must broadcast to the scores' shape (..., L, S) without enlarging it."""
-    mask = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
-    if not hasattr(mask, "dtype"):
-        mask = np.asarray(mask)
+    mask = array_of(attn_mask)
     if mask.dtype.kind not in "bf":
         raise TypeError(
             f"scaled_dot_product_attention: attn_mask must be bool (True = may attend) or "

@@ -6,11 +6,9 @@ or 1), the per-element array for 'none'. Classification targets get no gradient.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
 from ..tensor import Tensor, record
-from ._common import check_reduction, check_same_shape, reduce_loss, tensors
+from ._common import array_of, check_reduction, check_same_shape, reduce_loss, tensors
 from .activation import sigmoid_array
 
 PROBABILITY_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log
@@ -183,9 +181,7 @@ def _class_rows(x, op: str):
 
 def _class_labels(target, target_shape, num_classes: int, ignore_index, op: str):
     """Integer labels as (M,), checked; and the mask of rows not ignored (None if all count)."""
-    labels = _data(target)
-    if not hasattr(labels, "dtype"):
-        labels = np.asarray(labels)
+    labels = array_of(target)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers (int64), got dtype {labels.dtype} "

@@ -6,12 +6,11 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
+from ._common import array_of
 
 
 def _bool_mask(mask, op: str):
-    mask = mask.data if isinstance(mask, Tensor) else mask
-    if not hasattr(mask, "dtype"):
-        mask = np.asarray(mask)
+    mask = array_of(mask)
     if mask.dtype.kind != "b":
         raise TypeError(f"{op}: expected a bool mask, got dtype {mask.dtype}")
     return mask
