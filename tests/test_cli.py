@@ -448,8 +448,9 @@ def test_recipes_lists_them_all(capsys):
     code, out, _ = run(capsys, "recipes")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["char-gpt", "char-lstm", "fashion-cnn", "fashion-mlp", "perceptron", "sine",
-                     "sine-rnn", "spiral"]
+    assert names == ["char-gpt", "char-lstm", "fashion-ae", "fashion-cnn", "fashion-dcgan",
+                     "fashion-gan", "fashion-mlp", "fashion-vae", "fashion-vae-2d", "perceptron",
+                     "sine", "sine-rnn", "spiral"]
 
 
 def test_data_fetch_finds_the_installed_fashion_mnist(capsys, tmp_path):

@@ -24,10 +24,13 @@ EXPECTED = {
 
 # tested in tests/test_sequence_recipes.py and tests/test_char_gpt.py
 SEQUENCE_RECIPES = {"char-lstm", "sine-rnn", "char-gpt"}
+# tested in tests/test_generative_recipes.py
+GENERATIVE_RECIPES = {"fashion-ae", "fashion-vae", "fashion-vae-2d", "fashion-gan",
+                      "fashion-dcgan"}
 
 
 def test_the_recipes_are_registered_under_their_names():
-    assert set(RECIPES) == set(EXPECTED) | SEQUENCE_RECIPES
+    assert set(RECIPES) == set(EXPECTED) | SEQUENCE_RECIPES | GENERATIVE_RECIPES
     for name, recipe in RECIPES.items():
         assert isinstance(recipe, Recipe)
         assert recipe.name == name and get(name) is recipe

@@ -6,6 +6,8 @@ runs on NumPy arrays today and on CuPy arrays when CuPy is installed.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 try:  # CuPy is optional: the GPU path slots in when it is installed.
@@ -57,6 +59,20 @@ def manual_seed(seed: int) -> np.random.Generator:
 def generator() -> np.random.Generator:
     """The current generator (replaced by `manual_seed`, so ask for it each time)."""
     return _generator
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Within the block, the project's generator is `manual_seed(seed)`'s; after it, the
+    caller's generator is back in the state it had (a figure drawn here, e.g. samples
+    for a score, neither depends on nor disturbs the training's draws)."""
+    global _generator
+    saved = _generator
+    manual_seed(seed)
+    try:
+        yield _generator
+    finally:
+        _generator = saved
 
 
 def get_rng_state() -> dict:

@@ -1,4 +1,5 @@
-"""The `nnscratch` command: train, evaluate and predict with recipes; inspect; fetch data.
+"""The `nnscratch` command: train, evaluate and predict with recipes; sample and score
+generative runs; inspect; fetch data.
 
 Exit status: 0 on success, 2 on a usage error (argparse), 1 on a failure, reported as one
 line without a traceback (set NNSCRATCH_DEBUG=1 to see the traceback instead).
@@ -147,19 +148,81 @@ def cmd_predict(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .data.text import tokenizer_from_json
-    from .models import generate
     from .models.runner import load_trained
 
     recipe, model, checkpoint = load_trained(args.run)
     info = checkpoint.get("model_info") or {}
-    if "tokenizer" not in info:
-        raise ValueError(f"{args.run} is a run of {recipe.name}, not of a language model: "
-                         "nothing to sample text from")
+    if "tokenizer" in info:
+        return _sample_text(args, model, info)
+    if not hasattr(recipe, "sample_images"):
+        raise ValueError(f"{args.run} is a run of {recipe.name}, not a generative run: "
+                         "nothing to sample (sample from a language model, a VAE or a GAN)")
+    if args.out is None:
+        raise ValueError(f"sample: {recipe.name} makes images; give --out FILE.png (a grid) "
+                         "or --out FILE.npy (the images)")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise ValueError(f"sample: --out must end in .png or .npy, got {out.name!r}")
+    images = recipe.sample_images(model, args.count, seed=args.seed)
+    _write_images(images, out)
+    _say(f"{len(images)} samples of {recipe.name} (epoch {checkpoint['epoch']}, seed "
+         f"{args.seed}): {out}")
+    return 0
+
+
+def _write_images(images: np.ndarray, out: Path) -> None:
+    """A grid as PNG, or the (N, 1, 28, 28) float32 array as .npy, written atomically."""
+    from .files import atomic_open
+    from .tools import image_plots
+
+    if out.suffix.lower() == ".png":
+        image_plots.save_grid(images, out)
+        return
+    with atomic_open(out) as file:
+        np.save(file, images, allow_pickle=False)
+
+
+def _sample_text(args, model, info: dict) -> int:
+    from .data.text import tokenizer_from_json
+    from .models import generate
+
     tokenizer = tokenizer_from_json(info["tokenizer"], f"{args.run}")
     text = generate(model, args.prompt, args.tokens, temperature=args.temperature,
                     top_k=args.top_k, top_p=args.top_p, seed=args.seed, tokenizer=tokenizer)
     print(text, flush=True)
+    return 0
+
+
+def _images_to_score(args) -> tuple[np.ndarray, str]:
+    """The images `score` judges: a .npy file's, or `--count` samples of a run."""
+    path = Path(args.source)
+    if path.suffix.lower() == ".npy" and not path.is_dir():
+        return _read_input(path), path.name
+    from .models.runner import load_trained
+
+    recipe, model, checkpoint = load_trained(path)
+    if not hasattr(recipe, "sample_images"):
+        raise ValueError(f"{path} is a run of {recipe.name}, not a generative run: nothing "
+                         "to score (give a VAE or GAN run, or a .npy file of images)")
+    images = recipe.sample_images(model, args.count, seed=args.seed)
+    return images, f"{recipe.name} (epoch {checkpoint['epoch']}, {args.count} samples)"
+
+
+def cmd_score(args) -> int:
+    from .tools import fcd
+
+    images, name = _images_to_score(args)
+    rows = {name: fcd.score(images, say=_say)}
+    if not args.no_reference:
+        rows.update(fcd.reference_rows(len(images), say=_say))
+    width = max(len(row) for row in rows)
+    _say(f"{'images':{width}s}  {'FCD':>9s}  {'coverage':>8s}  {'confidence':>10s}")
+    for row, scores in rows.items():
+        _say(f"{row:{width}s}  {scores['fcd']:9.3f}  {scores['coverage']:8.2f}  "
+             f"{scores['confidence']:10.3f}")
+    _say("FCD: the Frechet distance between the features of these images and of the "
+         "Fashion-MNIST test set, in nnscratch's own classifier (lower is closer; it is not "
+         "Inception-FID). coverage: exp(entropy) of the predicted classes, at most 10.")
     return 0
 
 
@@ -265,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("file", help="a .png image or a .npy array")
     predict.set_defaults(handler=cmd_predict)
 
-    sample = commands.add_parser("sample", help="text from a trained language-model run")
+    sample = commands.add_parser("sample", help="text from a language-model run, images "
+                                 "from a VAE or GAN run")
     sample.add_argument("run", help="run folder (uses best.npz) or checkpoint file")
     sample.add_argument("--prompt", default="\n", help="text to start from (default: a "
                         "new line)")
@@ -278,7 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--top-p", type=_positive(float, "a number"),
                         help="sample among the most likely tokens summing to p (0 < p <= 1)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--count", type=_positive(int, "a whole number"), default=64,
+                        help="images: how many (default 64)")
+    sample.add_argument("--out", metavar="FILE", help="images: FILE.png (a grid) or FILE.npy "
+                        "((N, 1, 28, 28) float32 in [0, 1])")
     sample.set_defaults(handler=cmd_sample)
+
+    score = commands.add_parser("score", help="sample quality (FCD, class coverage, "
+                                "confidence) of a generative run or a .npy of images")
+    score.add_argument("source", help="run folder, checkpoint, or .npy file of images "
+                       "(N, 1, 28, 28) or (N, 28, 28) in [0, 1]")
+    score.add_argument("--count", type=_positive(int, "a whole number"), default=5000,
+                       help="samples drawn from a run (default 5000)")
+    score.add_argument("--seed", type=int, default=0, help="random seed of the samples "
+                       "(default 0)")
+    score.add_argument("--no-reference", action="store_true", help="skip the reference rows "
+                       "(real, blurred and noise images)")
+    score.set_defaults(handler=cmd_score)
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameters")
     summary.add_argument("recipe")

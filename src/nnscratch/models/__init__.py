@@ -1,14 +1,16 @@
 """Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`);
 `generate(model, prompt, max_new_tokens, ...)`, the sampler of every language model."""
 
-from . import char_gpt, char_lstm, fashion, sine_rnn, small
+from . import char_gpt, char_lstm, fashion, fashion_generative, sine_rnn, small
+from .autoencoders import VAE, Autoencoder
 from .char_lstm import CharLSTM
+from .gan import GAN
 from .generation import generate
 from .gpt import GPT
 from .recipe import Recipe, Splits
 
 RECIPES = {**small.RECIPES, **fashion.RECIPES, **char_lstm.RECIPES, **char_gpt.RECIPES,
-           **sine_rnn.RECIPES}
+           **sine_rnn.RECIPES, **fashion_generative.RECIPES}
 
 
 def get(name: str) -> Recipe:
@@ -17,4 +19,5 @@ def get(name: str) -> Recipe:
     return RECIPES[name]
 
 
-__all__ = ["GPT", "RECIPES", "CharLSTM", "Recipe", "Splits", "generate", "get"]
+__all__ = ["GAN", "GPT", "RECIPES", "VAE", "Autoencoder", "CharLSTM", "Recipe", "Splits",
+           "generate", "get"]

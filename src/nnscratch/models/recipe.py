@@ -101,6 +101,17 @@ class Recipe:
         """Callbacks of this recipe's training beyond the runner's (e.g. clipping)."""
         return []
 
+    def run_callbacks(self, model, folder) -> list:
+        """Callbacks that need the model and the run folder (e.g. a grid of samples after
+        every epoch)."""
+        return []
+
+    def monitor(self, splits: Splits) -> str | None:
+        """The logged value whose best epoch is kept as best.npz: val_loss (loss without a
+        validation split), or None to keep only last.npz (a GAN: no loss says which
+        epoch is best)."""
+        return "val_loss" if splits.val is not None else "loss"
+
     def score(self, model, data) -> dict:
         """Scores of the trained model on one split (test.json, `nnscratch evaluate`)."""
         from ..train import evaluate

@@ -116,12 +116,8 @@ def run_splits(recipe, checkpoint: dict):
     seeded generator (spiral and sine draw their points, Fashion-MNIST its validation
     split), so without the run's seed `evaluate` would score another test set, and its
     val split would hold training images. The caller's generator state is kept."""
-    state = backend.get_rng_state()
-    try:
-        backend.manual_seed(int((checkpoint.get("config") or {}).get("seed", 0)))
+    with backend.seeded(int((checkpoint.get("config") or {}).get("seed", 0))):
         return recipe.data()
-    finally:
-        backend.set_rng_state(state)
 
 
 def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
@@ -161,6 +157,10 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     scheduler = recipe.scheduler(optimizer, epochs)
     fit_arguments = recipe.fit_arguments(model, optimizer, splits, batch_size)  # before any
     # folder is made: data too short for a batch leaves nothing behind on disk
+    monitor = recipe.monitor(splits)
+    if patience is not None and monitor is None:
+        raise ValueError(f"--patience: recipe {name} has no loss that says which epoch is "
+                         "best, so nothing to stop early on")
 
     if resume_from is not None:
         folder = resume_from.parent
@@ -173,12 +173,11 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
               "numpy": np.__version__, "python": platform.python_version()}
     _write_json(folder / "config.json", config)
 
-    monitor = "val_loss" if splits.val is not None else "loss"
-    checkpoints = ModelCheckpoint(folder, monitor=monitor,
+    checkpoints = ModelCheckpoint(folder, monitor=monitor or "loss", save_best=bool(monitor),
                                   metadata={"recipe": name, "config": config,
                                             "model_info": model_info})
     callbacks = [checkpoints, JSONLinesLogger(folder / "metrics.jsonl", append=resume is not None),
-                 TerminateOnNaN(), *recipe.callbacks()]
+                 TerminateOnNaN(), *recipe.callbacks(), *recipe.run_callbacks(model, folder)]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor, patience=patience))
     started = time.perf_counter()
