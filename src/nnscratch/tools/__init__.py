@@ -1,7 +1,7 @@
 """Tools around the framework: gradient checking, model summaries, shapes and
 receptive fields, plots of training runs."""
 
-from . import plot
+from . import image_plots, plot
 from .gradcheck import GradcheckError, gradcheck
 from .shapes import (
     RFRow,
@@ -14,4 +14,4 @@ from .summary import SummaryRow, summary, summary_rows
 
 __all__ = ["GradcheckError", "RFRow", "SummaryRow", "conv_output_shape",
            "conv_transpose_output_shape", "gradcheck", "plot", "pool_output_shape",
-           "receptive_field", "summary", "summary_rows"]
+           "image_plots", "receptive_field", "summary", "summary_rows"]
