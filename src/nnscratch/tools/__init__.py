@@ -2,6 +2,7 @@
 receptive fields, plots of training runs."""
 
 from . import image_plots, plot
+from .fcd import fcd, frechet_distance
 from .gradcheck import GradcheckError, gradcheck
 from .shapes import (
     RFRow,
@@ -13,5 +14,5 @@ from .shapes import (
 from .summary import SummaryRow, summary, summary_rows
 
 __all__ = ["GradcheckError", "RFRow", "SummaryRow", "conv_output_shape",
-           "conv_transpose_output_shape", "gradcheck", "plot", "pool_output_shape",
-           "image_plots", "receptive_field", "summary", "summary_rows"]
+           "conv_transpose_output_shape", "fcd", "frechet_distance", "gradcheck", "plot",
+           "pool_output_shape", "image_plots", "receptive_field", "summary", "summary_rows"]
