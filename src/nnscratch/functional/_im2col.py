@@ -27,8 +27,9 @@ The bias rides in the product: cols ends in a column of ones and the weight matr
 row holding the bias, so no pass over the output adds it, and the weight gradient's
 product [cols, 1]^T g yields db as its last column.
 
-col2im. dcols = g W^T is made as one block per kernel offset (all the products first, then
-the additions, so BLAS's threads and ours never take turns); each block is added into the
+col2im. dcols = g W^T is made as one block per kernel offset (all the products first, in
+one wide product without groups, then the additions, so BLAS's threads and ours never
+take turns); each block is added into the
 strided window of the input that its offset read, clipped to the unpadded input (reads of
 the padding are dropped): a loop over the KH*KW offsets, no scatter. The sums start from
 the block of an offset that read every input pixel once (the centre of a 'same' conv),
@@ -242,30 +243,50 @@ def _covers(window: _Window, plan: Plan) -> bool:
             and window.target_rows == slice(0, h, 1) and window.target_cols == slice(0, w, 1))
 
 
-def col2im(gm, w, plan: Plan, n: int, bias=None):
-    """col2im(gm W^T): gm (G, N*OH*OW, O/G), the output gradient as a matrix, and w (O, C/G,
-    KH, KW) -> (N, C, H, W), conv2d's input gradient (channels-last memory without groups).
+def _offset_blocks(gm, w, groups: int, n: int, out_hw: tuple[int, int]):
+    """gm W[:, :, kh, kw] for every kernel offset, seen as (KH, KW, G, N, OH, OW, C/G).
 
-    blocks[kh, kw] = gm W[:, :, kh, kw] (G, N*OH*OW, C/G), each added into the window its
-    offset read, the samples split between threads (a block is contiguous, which makes the
-    additions fast); the overlaps of neighbouring windows sum. `bias`, if given, is added
-    to every pixel on the way (conv_transpose2d's).
-    """
+    Without groups (and more than one output channel) it is one product gm (N*OH*OW, O)
+    by all offsets' weights side by side (O, KH*KW*C), its (N, OH, OW, KH, KW, C) memory
+    seen through strides: NumPy runs a stack of KH*KW narrow products (a batched matmul)
+    several times slower than BLAS runs the one wide product. With groups, one product
+    per offset and group, batched; with one output channel per group, an outer product
+    (BLAS is slow at inner size 1, NumPy's multiply is not)."""
     xp = backend.array_module(gm)
-    groups, rows, og = gm.shape
+    _, rows, og = gm.shape
     o, cg, kh, kw = w.shape
-    oh, ow = plan.out_hw
-    h, wd = plan.in_hw
+    oh, ow = out_hw
+    if groups == 1 and og > 1:
+        wide = xp.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(o, kh * kw * cg)
+        product = work.get("blocks", (rows, kh * kw * cg), gm.dtype, xp)
+        xp.matmul(gm[0], wide, out=product)
+        return product.reshape(n, oh, ow, kh, kw, 1, cg).transpose(3, 4, 5, 0, 1, 2, 6)
     # (KH*KW, G, O/G, C/G): every offset's weights a contiguous batch of matrices.
     per_offset = xp.ascontiguousarray(
         w.reshape(groups, og, cg, kh, kw).transpose(3, 4, 0, 1, 2)).reshape(kh * kw, groups,
                                                                             og, cg)
     blocks = work.get("blocks", (kh * kw, groups, rows, cg), gm.dtype, xp)
-    if og == 1:  # an outer product: BLAS is slow at inner size 1, NumPy is not
+    if og == 1:
         xp.multiply(gm, per_offset, out=blocks)
     else:
         xp.matmul(gm, per_offset, out=blocks)
-    images = blocks.reshape(kh, kw, groups, n, oh, ow, cg)
+    return blocks.reshape(kh, kw, groups, n, oh, ow, cg)
+
+
+def col2im(gm, w, plan: Plan, n: int, bias=None):
+    """col2im(gm W^T): gm (G, N*OH*OW, O/G), the output gradient as a matrix, and w (O, C/G,
+    KH, KW) -> (N, C, H, W), conv2d's input gradient (channels-last memory without groups).
+
+    blocks[kh, kw] = gm W[:, :, kh, kw] (G, N*OH*OW, C/G) (_offset_blocks), each added into
+    the window its offset read, the samples split between threads; the overlaps of
+    neighbouring windows sum. `bias`, if given, is added
+    to every pixel on the way (conv_transpose2d's).
+    """
+    xp = backend.array_module(gm)
+    groups = gm.shape[0]
+    cg = w.shape[1]
+    h, wd = plan.in_hw
+    images = _offset_blocks(gm, w, groups, n, plan.out_hw)
     windows = _clipped_windows(plan)
     first = next((window for window in windows if _covers(window, plan)), None)
     if first is not None:
