@@ -12,15 +12,16 @@ from the reference in content (missing or wrong-looking classes), in detail (blu
 variety (a generator collapsing onto a few images). Beside it, from the same classifier:
 `coverage`, exp(entropy) of the histogram of predicted classes (10 when all ten classes
 come out equally often, 1 when every image looks like one class), and `confidence`, the
-mean of the largest softmax probability (near 1 when the images look clearly like some
-class, near 0.1 for images that look like none).
+mean of the largest softmax probability (from 0.1 to 1). Read confidence beside the other
+two, never alone: a classifier can be sure of images unlike anything it was trained on
+(uniform noise scores about 0.96, every image put in one class).
 
 What it is not. It is not FID: there is no Inception network, and the numbers are not
 comparable with any published FID or with a score from another classifier. They are
 comparable only with other numbers from this tool and the same classifier version (the
 file name says it, and `reference_rows` prints the scale: real training images score a
-little above 0, blurred ones higher, noise far higher). The classifier is small (about
-91 % test accuracy); its features see what it needed to tell the classes apart, not
+little above 0, blurred ones higher, noise far higher). The classifier is small (88 %
+test accuracy for v1); its features see what it needed to tell the classes apart, not
 everything a person notices. The statistics need many images: with few samples the
 covariance is poorly estimated and FCD is biased upwards, so compare runs at the same
 sample count (5,000 or more is a good habit) and against the same reference.
@@ -175,8 +176,9 @@ def coverage(probabilities) -> float:
 
 
 def confidence(probabilities) -> float:
-    """The mean over images of the largest class probability: from 1/C (images that look
-    like no class in particular) to 1 (each looks clearly like one class).
+    """The mean over images of the largest class probability: from 1/C (the classifier
+    cannot tell which class) to 1 (it is sure of every image, rightly or not: images far
+    from the training data can get confident guesses).
 
     probabilities: (N, C) softmax outputs.
     """
@@ -448,8 +450,9 @@ def _read(path: Path) -> FeatureClassifier:
 
 
 def load_classifier(train_if_missing: bool = True, say=print) -> FeatureClassifier:
-    """The FCD classifier cached in `cache_path()`, trained first (about 2 minutes on two
-    cores, its test accuracy said and stored) when the cache holds no usable one.
+    """The FCD classifier cached in `cache_path()`, trained first (2 epochs, a minute or
+    two on two idle cores; its test accuracy said and stored) when the cache holds no
+    usable one.
 
     train_if_missing: False raises FileNotFoundError for a missing file and FCDCacheError
     for a damaged or mismatching one instead of training; True trains and overwrites it
@@ -462,7 +465,7 @@ def load_classifier(train_if_missing: bool = True, say=print) -> FeatureClassifi
         if not train_if_missing:
             raise FileNotFoundError(f"fcd: no cached classifier at {path}; call "
                                     "load_classifier(train_if_missing=True) to train one "
-                                    "(about 2 minutes)") from None
+                                    "(a few minutes)") from None
         reason = f"no cached classifier at {path}"
     except FCDCacheError as error:
         if not train_if_missing:
