@@ -209,12 +209,12 @@ def _images_to_score(args) -> tuple[np.ndarray, str]:
 
 
 def cmd_score(args) -> int:
-    from .tools import fcd
+    from .tools.fcd import reference_rows, score
 
     images, name = _images_to_score(args)
-    rows = {name: fcd.score(images, say=_say)}
+    rows = {name: score(images)}
     if not args.no_reference:
-        rows.update(fcd.reference_rows(len(images), say=_say))
+        rows.update(reference_rows(len(images)))
     width = max(len(row) for row in rows)
     _say(f"{'images':{width}s}  {'FCD':>9s}  {'coverage':>8s}  {'confidence':>10s}")
     for row, scores in rows.items():

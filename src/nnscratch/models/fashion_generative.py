@@ -262,9 +262,9 @@ class FashionGANRecipe(SamplingRecipe):
 
     def score(self, model, data) -> dict:
         """FCD, coverage and confidence of score_count samples against the test set."""
-        from ..tools import fcd
+        from ..tools.fcd import score
 
-        return fcd.score(self.sample_images(model, self.score_count, SCORE_SEED))
+        return score(self.sample_images(model, self.score_count, SCORE_SEED))
 
     def after_training(self, model, splits, folder, say) -> None:
         codes = pictures.fixed_codes(8, self.latent_size, seed=pictures.GRID_SEED + 1)
