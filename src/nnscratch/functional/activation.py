@@ -84,15 +84,27 @@ def relu(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x where x > 0, else negative_slope * x. d/dx = g, or g * negative_slope where x <= 0."""
+    """x where x > 0, else negative_slope * x. d/dx = g, or g * negative_slope where x <= 0.
+
+    For a slope in [0, 1] (every common one) both are computed without a selection:
+    y = max(x, slope x), and dx = g * max([x > 0], slope), the factor exactly 1 or the
+    slope. A select over a mask of random signs (np.where) is about ten times slower."""
     xp = backend.array_module(input.data)
     x = input.data
-    positive = x > 0
+    if not 0.0 <= negative_slope <= 1.0:
+        positive = x > 0
+        return record(xp.where(positive, x, x * negative_slope), (input,),
+                      lambda g: (xp.where(positive, g, g * negative_slope),), "leaky_relu")
+    out = xp.asarray(x * negative_slope)  # asarray: a 0-d input gives a NumPy scalar
+    xp.maximum(x, out, out=out)
 
     def backward(g):
-        return (xp.where(positive, g, g * negative_slope),)
+        factor = xp.asarray((x > 0).astype(g.dtype))
+        xp.maximum(factor, negative_slope, out=factor)
+        factor *= g
+        return (factor,)
 
-    return record(xp.where(positive, x, x * negative_slope), (input,), backward, "leaky_relu")
+    return record(out, (input,), backward, "leaky_relu")
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
