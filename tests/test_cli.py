@@ -97,11 +97,12 @@ def fashion_run(tmp_path_factory) -> Path:
 # --- help and usage errors -------------------------------------------------------------
 
 HELP_MENTIONS = {
-    (): ("train", "recipes", "evaluate", "predict", "sample", "summary", "data"),
+    (): ("train", "recipes", "evaluate", "predict", "sample", "score", "summary", "data"),
     ("train",): ("recipe", "--epochs", "--batch-size", "--lr", "--seed", "--out", "--resume",
                  "--text"),
     ("sample",): ("run", "--prompt", "--tokens", "--temperature", "--top-k", "--top-p",
-                  "--seed"),
+                  "--seed", "--count", "--out"),
+    ("score",): ("source", "--count", "--seed", "--no-reference", ".npy"),
     ("recipes",): ("usage: nnscratch recipes",),
     ("evaluate",): ("run", "--split"),
     ("predict",): ("checkpoint", "file", ".png", ".npy"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -103,7 +104,8 @@ def train_gan(fashion, out, epochs=2, resume=None, grid=True, plots=True):
             mp.setattr(fg.FashionGANRecipe, "run_callbacks", lambda self, model, folder: [])
         if not plots:  # the PNGs of the end of training weigh seconds; they are checked on
             mp.setattr(pictures, "progress_pictures",  # the uninterrupted run
-                       lambda folder, files: progress_calls.append([p.name for p in files]))
+                       lambda folder, files: progress_calls.append(
+                           [p.name for p in files.values()]))
             mp.setattr(plot, "curves", lambda *args, **kwargs: None)
         if resume is not None:
             return train_recipe("fashion-dcgan", epochs=epochs, resume=resume, **QUIET)
@@ -320,7 +322,7 @@ def test_sample_grid_draws_fixed_codes_in_eval_mode_and_leaves_state_alone(tmp_p
     np.testing.assert_array_equal(grid.images(), first)  # the same codes every epoch
     assert first.shape == (4, 1, 28, 28) and 0 <= first.min() and first.max() <= 1
     assert {p.name for p in tmp_path.iterdir()} == {"samples.png", "samples-epoch-003.png"}
-    grid.on_train_end(None)
+    grid.on_train_end(SimpleNamespace(epoch=3))
     assert (tmp_path / "progress.png").read_bytes().startswith(PNG_MAGIC)
     assert (tmp_path / "progress.gif").read_bytes().startswith(b"GIF8")
 
@@ -440,3 +442,9 @@ def test_cli_score_of_a_run_samples_it(capsys, fake_fcd, gan_run, ae_run, tmp_pa
     np.testing.assert_array_equal(fake_fcd["score"][0], sampled)
     code, _, err = run(capsys, "score", ae_run[0])
     assert_one_line_error(code, err, "not a generative run")
+
+
+@pytest.mark.parametrize("name", ["fashion-ae", "fashion-vae", "fashion-gan"])
+def test_predict_does_not_apply_to_a_generative_recipe(name):
+    with pytest.raises(ValueError, match="generative recipe: predict does not apply"):
+        get(name).preprocess(np.zeros((1, 28, 28), np.float32))

@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="text from a language-model run, images "
                                  "from a VAE or GAN run")
-    sample.add_argument("run", help="run folder (uses best.npz) or checkpoint file")
+    sample.add_argument("run", help="run folder (its best.npz, else last.npz) or checkpoint "
+                        "file")
     sample.add_argument("--prompt", default="\n", help="text to start from (default: a "
                         "new line)")
     sample.add_argument("--tokens", type=_positive(int, "a whole number", zero_allowed=True),
@@ -341,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sample among the k most likely tokens only")
     sample.add_argument("--top-p", type=_positive(float, "a number"),
                         help="sample among the most likely tokens summing to p (0 < p <= 1)")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--seed", type=_positive(int, "a whole number", zero_allowed=True),
+                        default=0, help="random seed (default 0)")
     sample.add_argument("--count", type=_positive(int, "a whole number"), default=64,
                         help="images: how many (default 64)")
     sample.add_argument("--out", metavar="FILE", help="images: FILE.png (a grid) or FILE.npy "
@@ -353,9 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("source", help="run folder, checkpoint, or .npy file of images "
                        "(N, 1, 28, 28) or (N, 28, 28) in [0, 1]")
     score.add_argument("--count", type=_positive(int, "a whole number"), default=5000,
-                       help="samples drawn from a run (default 5000)")
-    score.add_argument("--seed", type=int, default=0, help="random seed of the samples "
-                       "(default 0)")
+                       help="samples drawn from a run (default 5000; a .npy is scored whole)")
+    score.add_argument("--seed", type=_positive(int, "a whole number", zero_allowed=True),
+                       default=0, help="random seed of a run's samples (default 0)")
     score.add_argument("--no-reference", action="store_true", help="skip the reference rows "
                        "(real, blurred and noise images)")
     score.set_defaults(handler=cmd_score)

@@ -18,11 +18,15 @@ of the pixels. The loss per image is the negative evidence lower bound (ELBO):
             + KL(N(mu, sigma^2) || N(0, I))                    (the code's cost, nats)
     KL    = -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)  (closed form)
 
-and it bounds -log p(x) from above, so lower is better and the test-set mean is the
-VAE's metric in nats per image. New images: decode z ~ N(0, I) (`sample`).
+lower is better, and the test-set mean is the VAE's metric in nats per image. The
+pixels are grey levels in [0, 1] used as Bernoulli targets (the usual choice for
+Fashion-MNIST), so the figure is not a likelihood bound comparable with binarised-MNIST
+results. New images: decode z ~ N(0, I) (`sample`).
 
-Both come dense (784 - hidden - code) or convolutional (two stride-2 3x3 convolutions
-28 -> 14 -> 7, mirrored by two stride-2 transposed convolutions 7 -> 14 -> 28).
+Both come dense (784 - hidden - code for the VAE, 784 - hidden - hidden/2 - code for the
+autoencoder) or convolutional (two stride-2 3x3 convolutions 28 -> 14 -> 7, mirrored by
+two stride-2 transposed convolutions 7 -> 14 -> 28). Autoencoder.decode gives pixels
+(a sigmoid ends it), VAE.decode gives the Bernoulli logits (the loss takes logits).
 """
 
 from __future__ import annotations
@@ -182,5 +186,5 @@ class VAE(nn.Module):
 
     def sample(self, count: int) -> Tensor:
         """`count` new images in [0, 1]: the mean sigmoid(decode(z)) of z ~ N(0, I), drawn
-        from the seeded generator."""
+        from the seeded generator (under no_grad() to record no graph)."""
         return F.sigmoid(self.decode(randn(count, self.latent_size)))

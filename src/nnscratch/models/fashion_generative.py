@@ -112,8 +112,8 @@ class VAETrainStep:
 # --- recipes ---------------------------------------------------------------------------
 @dataclass
 class ImageRecipe(Recipe):
-    """What the generative recipes share: image data, their steps' fit arguments, no
-    classifier plots."""
+    """What the generative recipes share: Fashion-MNIST images as (N, 1, 28, 28), the best
+    epoch by validation loss; `predict` does not apply."""
 
     def data(self) -> Splits:
         return image_splits()
@@ -121,9 +121,9 @@ class ImageRecipe(Recipe):
     def monitor(self, splits) -> str | None:
         return "val_loss"
 
-    def to_unit(self, images: np.ndarray) -> np.ndarray:
-        """The model's images as pixels in [0, 1]."""
-        return images
+    def preprocess(self, raw):
+        raise ValueError(f"{self.name} is a generative recipe: predict does not apply (use "
+                         "nnscratch sample, score or evaluate)")
 
 
 @dataclass
@@ -218,8 +218,9 @@ class FashionVAERecipe(SamplingRecipe):
 
     def after_training(self, model, splits, folder, say) -> None:
         test, labels = splits.test
-        pictures.reconstructions(model, lambda m, x: F.sigmoid(m(x)[0]), test[:32],
-                                 folder / "reconstructions.png")
+        # the mean code's images: forward() would draw z from the project's generator
+        pictures.reconstructions(model, lambda m, x: F.sigmoid(m.decode(m.encode(x)[0])),
+                                 test[:32], folder / "reconstructions.png")
         codes = pictures.evaluated(model, lambda x: model.encode(x)[0], test[:8])
         pictures.interpolation(model, self.decode_images, codes[0::2], codes[1::2],
                                folder / "interpolation.png")
@@ -265,10 +266,12 @@ class FashionGANRecipe(SamplingRecipe):
                 "train_data": (splits.train[0],), "batch_size": batch_size}
 
     def score(self, model, data) -> dict:
-        """FCD, coverage and confidence of score_count samples against the test set."""
+        """FCD, coverage and confidence of score_count samples against the images of
+        `data` (the test split, or validation with `nnscratch evaluate --split val`)."""
         from ..tools.fcd import score
 
-        return score(self.sample_images(model, self.score_count, SCORE_SEED))
+        reference = (data[0] + 1.0) * 0.5  # the split's pixels back in [0, 1]
+        return score(self.sample_images(model, self.score_count, SCORE_SEED), reference)
 
     def after_training(self, model, splits, folder, say) -> None:
         codes = pictures.fixed_codes(8, self.latent_size, seed=pictures.GRID_SEED + 1)

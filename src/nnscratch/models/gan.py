@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .. import nn
+from ..functional.activation import sigmoid_array
 from ..tensor import Tensor, full_like, randn
 from .autoencoders import IMAGE_SHAPE, PIXELS, _check_codes
 
@@ -113,7 +114,8 @@ class GAN(nn.Module):
 
     def sample(self, count: int) -> Tensor:
         """`count` new images in [0, 1]: (G(z) + 1) / 2, z ~ N(0, I) from the seeded
-        generator."""
+        generator. In the model's mode: call eval() first (the DCGAN's BatchNorm then
+        uses its running statistics) and no_grad() to record no graph."""
         return (self.generate(randn(count, self.latent_size)) + 1.0) * 0.5
 
 
@@ -149,5 +151,5 @@ class GANStep:
         trainer.after_backward(self.g_optimizer)
         self.g_optimizer.step()
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                "d_real": float(F.sigmoid(real_logits).data.mean()),
-                "d_fake": float(F.sigmoid(fake_logits).data.mean())}
+                "d_real": float(sigmoid_array(real_logits.data).mean()),
+                "d_fake": float(sigmoid_array(fake_logits.data).mean())}

@@ -16,6 +16,7 @@ stays bit-identical to one that never stopped.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -73,20 +74,32 @@ class SampleGrid(Callback):
         image_plots.save_grid(images, self.folder / "samples.png", title=f"epoch {epoch}")
 
     def on_train_end(self, trainer):
-        epoch_files = sorted(self.folder.glob("samples-epoch-*.png"))
+        epoch_files = sample_files(self.folder, trainer.epoch)
         if epoch_files:
             progress_pictures(self.folder, epoch_files)
 
 
-def progress_pictures(folder: Path, epoch_files: list[Path]) -> None:
+def sample_files(folder: Path, last_epoch: int) -> dict[int, Path]:
+    """{epoch: samples-epoch-NNN.png} of epochs 1..last_epoch, in epoch order; other files
+    (and the grids of epochs past a resumed checkpoint, left by the abandoned run) are
+    ignored."""
+    found = {}
+    for path in folder.glob("samples-epoch-*.png"):
+        match = re.fullmatch(r"samples-epoch-(\d+)\.png", path.name)
+        if match and 1 <= int(match.group(1)) <= last_epoch:
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def progress_pictures(folder: Path, epoch_files: dict[int, Path]) -> None:
     """progress.png (a montage) and progress.gif of the per-epoch sample grids."""
     from matplotlib import image
 
     from ..tools import image_plots
 
-    grids = [image.imread(path) for path in epoch_files]
+    grids = [image.imread(path) for path in epoch_files.values()]
     grids = [grid[..., :3].mean(axis=-1) if grid.ndim == 3 else grid for grid in grids]
-    labels = [f"epoch {int(path.stem.rsplit('-', 1)[1])}" for path in epoch_files]
+    labels = [f"epoch {epoch}" for epoch in epoch_files]
     image_plots.save_montage(grids, labels, folder / "progress.png")
     image_plots.save_gif(grids, folder / "progress.gif", labels=labels)
 

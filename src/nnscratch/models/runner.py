@@ -1,8 +1,9 @@
 """Train a recipe into a run folder, and load trained runs back.
 
 A run folder `runs/<recipe>-<timestamp>/` holds config.json, metrics.jsonl (a line per
-epoch), last.npz and best.npz (full checkpoints), test.json (the one test evaluation),
-curves.png and, for classifiers, confusion.png and predictions.png.
+epoch), last.npz and best.npz (full checkpoints; a GAN's run only last.npz: no loss says
+which epoch is best), test.json (the one test evaluation), curves.png and, for
+classifiers, confusion.png and predictions.png; generative runs add their pictures.
 """
 
 from __future__ import annotations
@@ -176,8 +177,11 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     checkpoints = ModelCheckpoint(folder, monitor=monitor or "loss", save_best=bool(monitor),
                                   metadata={"recipe": name, "config": config,
                                             "model_info": model_info})
-    callbacks = [checkpoints, JSONLinesLogger(folder / "metrics.jsonl", append=resume is not None),
-                 TerminateOnNaN(), *recipe.callbacks(), *recipe.run_callbacks(model, folder)]
+    # The run's own pictures first: an epoch's files are written before the checkpoint
+    # that says the epoch is done, so a crash between the two redoes them on resume.
+    callbacks = [*recipe.run_callbacks(model, folder), checkpoints,
+                 JSONLinesLogger(folder / "metrics.jsonl", append=resume is not None),
+                 TerminateOnNaN(), *recipe.callbacks()]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor, patience=patience))
     started = time.perf_counter()

@@ -79,7 +79,9 @@ class Monitor:
         (default: the monitored one) in `history`, the History a resumed run restored, as
         the value to beat. Returns that epoch, or None (a fresh run)."""
         self.best, best_epoch = self.worst, None
-        values = history.history.get(key or self.monitor, ())
+        values = history.history.get(key or self.monitor)
+        if values is None:  # not logged before the resume: nothing to beat yet (a key
+            return None     # missing from the new epochs' logs is reported then)
         for epoch, value in zip(history.epochs, values, strict=True):
             if self.improved(value):
                 self.best, best_epoch = value, epoch
@@ -170,7 +172,8 @@ class ModelCheckpoint(Callback):
         trainer.require_state("ModelCheckpoint")  # now, not after a whole epoch
         # A resumed run must beat the best epoch before the interruption, or its first epoch
         # would overwrite best.npz however bad it is; a new run starts from scratch.
-        self.best_epoch = self.tracker.restart(trainer.history, self._key(trainer.history))
+        self.best_epoch = (self.tracker.restart(trainer.history, self._key(trainer.history))
+                           if self.save_best else None)
 
     def _key(self, logs) -> str:
         # Falling back from any other name to loss would also flip the direction for
