@@ -27,6 +27,7 @@ from ..train import Callback
 
 GRID_COUNT = 64
 GRID_SEED = 1234
+GRID_SCALE = 4  # screen pixels per image pixel in samples-epoch-NNN.png
 
 
 def fixed_codes(count: int, size: int, seed: int = GRID_SEED) -> np.ndarray:
@@ -69,8 +70,9 @@ class SampleGrid(Callback):
         from ..tools import image_plots
 
         images = self.images()
+        # untitled, so progress_pictures reads the grid back pixel for pixel
         image_plots.save_grid(images, self.folder / f"samples-epoch-{epoch:03d}.png",
-                              title=f"epoch {epoch}")
+                              scale=GRID_SCALE)
         image_plots.save_grid(images, self.folder / "samples.png", title=f"epoch {epoch}")
 
     def on_train_end(self, trainer):
@@ -98,9 +100,13 @@ def progress_pictures(folder: Path, epoch_files: dict[int, Path]) -> None:
     from ..tools import image_plots
 
     grids = [image.imread(path) for path in epoch_files.values()]
-    grids = [grid[..., :3].mean(axis=-1) if grid.ndim == 3 else grid for grid in grids]
+    # back to one pixel per image pixel (the files are scaled up by GRID_SCALE): a GIF
+    # of full-size frames would weigh megabytes
+    grids = [(grid[..., :3].mean(axis=-1) if grid.ndim == 3 else grid)[::GRID_SCALE,
+                                                                        ::GRID_SCALE]
+             for grid in grids]
     labels = [f"epoch {epoch}" for epoch in epoch_files]
-    image_plots.save_montage(grids, labels, folder / "progress.png")
+    image_plots.save_montage(grids, labels, folder / "progress.png", scale=1)
     image_plots.save_gif(grids, folder / "progress.gif", labels=labels)
 
 
