@@ -39,7 +39,7 @@ from lstm import _blas_threads, alternate
 from nnscratch import functional as F
 from nnscratch import optim
 from nnscratch.models.gan import GAN
-from timing import fmt
+from timing import THREADS_HELP, fmt, limit_threads
 
 BATCH, LATENT, WIDTH = 128, 100, 32
 LR, BETA1, REAL_LABEL = 2e-4, 0.5, 0.9
@@ -162,14 +162,7 @@ if __name__ == "__main__":
                         help="steps timed per repetition (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help="alternating repetitions (default %(default)s)")
-    parser.add_argument("--threads", type=int, help="threads for both frameworks (torch's "
-                        "and the BLAS's): on a busy machine one each is the steadier "
-                        "comparison")
+    parser.add_argument("--threads", type=int, help=THREADS_HELP)
     args = parser.parse_args()
-    if args.threads:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads, user_api="blas")
+    limit_threads(args.threads)
     main(args.steps, args.repeats)

@@ -43,7 +43,7 @@ import nnscratch as ns
 from lstm import _blas_threads, _rss_now_kib, alternate
 from nnscratch.models.generation import generate
 from nnscratch.models.gpt import GPT
-from timing import fmt, memory_children, without_torch_flag
+from timing import THREADS_HELP, fmt, limit_threads, memory_children, without_torch_flag
 
 VOCAB, BLOCK, LAYERS, HEADS, EMBD = 100, 64, 2, 4, 128
 BATCH = 32
@@ -295,14 +295,9 @@ if __name__ == "__main__":
     parser.add_argument("--memory", choices=("ours", "torch"),
                         help="(internal) train in this process and print its peak RSS")
     parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS)
-    parser.add_argument("--threads", type=int, help="threads for both frameworks")
+    parser.add_argument("--threads", type=int, help=THREADS_HELP)
     args = parser.parse_args()
-    if args.threads:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads, user_api="blas")
+    limit_threads(args.threads)
     if args.memory:
         memory_child(args.memory, args.memory_steps)
     else:

@@ -70,3 +70,19 @@ def without_torch_flag(rss: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, 
     if rss["nnscratch"][-1]:
         raise RuntimeError("the nnscratch memory child imported torch")
     return {name: figures[:-1] for name, figures in rss.items()}
+
+
+THREADS_HELP = ("threads for both frameworks (torch's and the BLAS's): on a busy machine "
+                "one each is the steadier comparison")
+
+
+def limit_threads(threads: int | None) -> None:
+    """--threads N: torch.set_num_threads(N) and threadpoolctl's BLAS limit N for NumPy
+    (nothing when None: each framework's default)."""
+    if not threads:
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")

@@ -36,6 +36,7 @@ from lstm import _blas_threads
 from nnscratch import functional as F
 from nnscratch import optim
 from nnscratch.models.autoencoders import VAE, vae_loss
+from timing import THREADS_HELP, limit_threads
 
 BATCH, LATENT, HIDDEN, LR = 128, 20, 512, 1e-3
 SAMPLES = 50_000
@@ -176,14 +177,7 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=STEPS,
                         help="training steps timed per repetition (default %(default)s)")
     parser.add_argument("--full", action="store_true", help="time one real epoch each")
-    parser.add_argument("--threads", type=int, help="threads for both frameworks (torch's "
-                        "and the BLAS's): on a busy machine one each is the steadier "
-                        "comparison")
+    parser.add_argument("--threads", type=int, help=THREADS_HELP)
     args = parser.parse_args()
-    if args.threads:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads, user_api="blas")
+    limit_threads(args.threads)
     main(args.steps, args.full)
