@@ -56,7 +56,8 @@ def batch_norm(
             )
         mean = channel_sums(x, keepdims=True) / count
         centered = x - mean
-        var = channel_sums(centered * centered, keepdims=True) / count
+        spare = centered * centered  # reused below for the output: one array fewer
+        var = channel_sums(spare, keepdims=True) / count
         if training and running_mean is not None:
             running_mean.data *= 1 - momentum
             running_mean.data += momentum * mean.reshape(-1)
@@ -65,21 +66,31 @@ def batch_norm(
     else:
         centered = x - _channel_view(running_mean.data, x.ndim)
         var = _channel_view(running_var.data, x.ndim)
+        spare = None
     inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = centered * inv_std
+    # In place where the array is the op's own: each fresh array costs a pass of page
+    # faults, each pass over the data the time of a small product.
+    x_hat = xp.multiply(centered, inv_std, out=centered)
     gamma = None if weight is None else _channel_view(weight.data, x.ndim)
-    out = x_hat if gamma is None else x_hat * gamma
+    out = x_hat
+    if gamma is not None:
+        out = xp.multiply(x_hat, gamma, out=spare) if spare is not None else x_hat * gamma
     if bias is not None:
-        out = out + _channel_view(bias.data, x.ndim)
+        beta = _channel_view(bias.data, x.ndim)
+        out = xp.add(out, beta, out=out) if out is not x_hat else out + beta
 
     def backward(g):
         g_sum = channel_sums(g, keepdims=True)
-        gx_sum = channel_sums(g * x_hat, keepdims=True)
+        g_x_hat = g * x_hat
+        gx_sum = channel_sums(g_x_hat, keepdims=True)
         grad_x = None
         if input.requires_grad:
             scale = inv_std if gamma is None else inv_std * gamma
-            if use_batch:  # the batch statistics depend on x too
-                grad_x = scale * (g - (g_sum + x_hat * gx_sum) / count)
+            if use_batch:  # the batch statistics depend on x too:
+                # scale * (g - (g_sum + x_hat * gx_sum) / count), in three passes
+                grad_x = g * scale
+                grad_x -= xp.multiply(x_hat, gx_sum * (scale / count), out=g_x_hat)
+                grad_x -= g_sum * (scale / count)
             else:
                 grad_x = g * scale
         grads = [grad_x]
