@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from .. import parallel
+
 
 def check_option(owner: str, name: str, value, low: float = 0.0, high: float | None = None,
                  high_inclusive: bool = True) -> None:
@@ -68,6 +70,24 @@ def scratch(grad, p):
     step made it afresh (weight decay or maximize), else a new one, since p.grad belongs to
     the user and is never written."""
     return np.empty_like(grad) if grad is p.grad else grad
+
+
+def elementwise(fn, *arrays) -> None:
+    """fn(*parts) on matching parts of `arrays` (a parameter, its gradient and state, all
+    of one shape; None passed on as None), the parts split between threads
+    (parallel.over_batch) when every array is a contiguous NumPy array: an update rule is
+    a dozen memory-bound passes, which two cores run nearly twice as fast as one. The
+    result is the same bit for bit: each element's arithmetic is its own."""
+    present = [a for a in arrays if a is not None]
+    if not all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in present):
+        fn(*arrays)
+        return
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+
+    def part(chunk):
+        fn(*(None if a is None else a[chunk] for a in flat))
+
+    parallel.over_batch(flat[0].size, part, flat[0])
 
 
 def lerp_(start, end, weight: float, scratch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import check_option, lerp_, scratch
+from ._common import check_option, elementwise, lerp_, scratch
 from .optimizer import Optimizer
 
 
@@ -54,26 +54,31 @@ class Adam(Optimizer):
         lr, (beta1, beta2) = group["lr"], group["betas"]
         state["step"] += 1
         t = state["step"]
-        if group["decoupled_weight_decay"] and group["weight_decay"]:
-            p.data *= 1 - lr * group["weight_decay"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        work = np.empty_like(p.data)
-        lerp_(m, grad, 1 - beta1, work)          # m <- beta1 m + (1 - beta1) g
-        np.multiply(grad, 1 - beta2, out=work)
-        work *= grad
-        v *= beta2
-        v += work                                # v <- beta2 v + (1 - beta2) g^2
-        if group["amsgrad"]:
-            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        decay = lr * group["weight_decay"] if group["decoupled_weight_decay"] else 0.0
         # Python floats, like torch's non-capturable path
         step_size = lr / (1 - beta1 ** t)
         bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-        denominator = np.sqrt(v, out=work)
-        denominator /= bias_correction2_sqrt
-        denominator += group["eps"]              # sqrt(v) / sqrt(1 - beta2^t) + eps
-        delta = np.multiply(m, -step_size, out=scratch(grad, p))
-        delta /= denominator
-        p.data += delta
+
+        def step_on(param, g, m, v, v_max, delta):  # on a part of the elements
+            if decay:
+                param *= 1 - decay
+            work = np.empty_like(param)
+            lerp_(m, g, 1 - beta1, work)          # m <- beta1 m + (1 - beta1) g
+            np.multiply(g, 1 - beta2, out=work)
+            work *= g
+            v *= beta2
+            v += work                             # v <- beta2 v + (1 - beta2) g^2
+            if v_max is not None:                 # amsgrad
+                v = np.maximum(v_max, v, out=v_max)
+            denominator = np.sqrt(v, out=work)
+            denominator /= bias_correction2_sqrt
+            denominator += group["eps"]           # sqrt(v) / sqrt(1 - beta2^t) + eps
+            np.multiply(m, -step_size, out=delta)
+            delta /= denominator
+            param += delta
+
+        elementwise(step_on, p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+                    state.get("max_exp_avg_sq"), scratch(grad, p))
 
 
 class AdamW(Adam):
