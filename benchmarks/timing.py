@@ -86,3 +86,13 @@ def limit_threads(threads: int | None) -> None:
 
     torch.set_num_threads(threads)
     threadpool_limits(threads, user_api="blas")
+
+
+def recipe_start(recipe, seed: int):
+    """(splits, our model) as train_recipe draws them from `seed`: the data first, then
+    the model's initial weights; a twin copies the very weights our run starts from."""
+    import nnscratch as ns
+
+    ns.manual_seed(seed)
+    splits = recipe.data()
+    return splits, recipe.build_model_for(recipe.model_info(splits))

@@ -48,10 +48,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-import nnscratch as ns
 from nnscratch.models import get
 from nnscratch.data import datasets, transforms
 from nnscratch.models.fashion_generative import pca_reconstruction_mse
+from timing import recipe_start
 
 EVAL_BATCH = 256  # evaluate's default, which the recipe's score uses
 
@@ -105,9 +105,7 @@ def main(epochs: int | None = None, seed: int = 0, limit: int | None = None) -> 
         raise ValueError(f"the twin rebuilds the conv autoencoder, recipe {recipe.name} is "
                          f"{recipe.kind!r}")
     epochs = recipe.epochs if epochs is None else epochs
-    ns.manual_seed(seed)  # as train_recipe: the data, then the model's initial weights
-    splits = recipe.data()
-    ours = recipe.build_model_for(recipe.model_info(splits))
+    splits, ours = recipe_start(recipe, seed)  # as train_recipe draws them
     torch.manual_seed(seed)
     model = twin_of(ours, recipe.width)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)

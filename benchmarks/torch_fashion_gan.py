@@ -50,6 +50,7 @@ from torch.nn import functional as F
 import nnscratch as ns
 from nnscratch.models import get
 from nnscratch.models.fashion_generative import SCORE_SEED
+from timing import recipe_start
 
 RECIPES = {"dense": "fashion-gan", "dcgan": "fashion-dcgan"}
 IMAGE_SHAPE, PIXELS = (1, 28, 28), 28 * 28
@@ -189,9 +190,7 @@ def main(kind: str, epochs: int | None = None, seed: int = 0, limit: int | None 
     recipe = get(RECIPES[kind])
     epochs = recipe.epochs if epochs is None else epochs
     count = recipe.score_count if count is None else count
-    ns.manual_seed(seed)  # as train_recipe: the data, then the model's initial weights
-    splits = recipe.data()
-    ours = recipe.build_model_for(recipe.model_info(splits))
+    splits, ours = recipe_start(recipe, seed)  # as train_recipe draws them
     torch.manual_seed(seed)
     gan = twin_of(ours, recipe.width)
     g_optimizer, d_optimizer = adam_pair(gan, recipe.lr, recipe.beta1)

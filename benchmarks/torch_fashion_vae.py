@@ -47,9 +47,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-import nnscratch as ns
 from nnscratch.models import get
 from nnscratch.models.fashion_generative import SCORE_SEED
+from timing import recipe_start
 
 RECIPES = {20: "fashion-vae", 2: "fashion-vae-2d"}
 PIXELS = 28 * 28
@@ -123,9 +123,7 @@ def main(latent: int = 20, epochs: int | None = None, seed: int = 0,
         raise ValueError(f"the twin rebuilds the dense VAE, recipe {recipe.name} is "
                          f"{recipe.kind!r}")
     epochs = recipe.epochs if epochs is None else epochs
-    ns.manual_seed(seed)  # as train_recipe: the data, then the model's initial weights
-    splits = recipe.data()
-    ours = recipe.build_model_for(recipe.model_info(splits))
+    splits, ours = recipe_start(recipe, seed)  # as train_recipe draws them
     torch.manual_seed(seed)
     model = twin_of(ours)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
