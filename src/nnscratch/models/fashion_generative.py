@@ -130,7 +130,8 @@ class ImageRecipe(Recipe):
 class FashionAutoencoderRecipe(ImageRecipe):
     """A convolutional autoencoder (models.autoencoders.Autoencoder) of `code_size`
     numbers; noise_std > 0 makes it a denoising one (Gaussian noise on its input, the
-    clean image its target)."""
+    clean image its target). Adam 2e-3, chosen on validation MSE: after 10 epochs 2e-3
+    0.00754, 1e-3 0.00807; after 5, width 16 0.01058 against 32's 0.00904 (lr 1e-3)."""
 
     code_size: int = 32
     kind: str = "conv"
@@ -192,7 +193,10 @@ class SamplingRecipe(ImageRecipe):
 
 @dataclass
 class FashionVAERecipe(SamplingRecipe):
-    """A VAE (models.autoencoders.VAE) with a `latent_size`-d Gaussian code."""
+    """A VAE (models.autoencoders.VAE) with a `latent_size`-d Gaussian code. Adam 1e-3 and
+    512 hidden units, kept after pilots on the validation negative ELBO: after 10 epochs
+    lr 5e-4 244.69, 1e-3 242.79, 2e-3 242.04, 256 hidden units 244.67; after 20, 2e-3
+    240.37 against 1e-3's 240.70 (0.14 %, the size of the noise of one draw of z)."""
 
     latent_size: int = 20
     kind: str = "dense"
@@ -282,7 +286,7 @@ class FashionGANRecipe(SamplingRecipe):
 RECIPES = {
     "fashion-ae": FashionAutoencoderRecipe(
         "fashion-ae", "Fashion-MNIST convolutional autoencoder, 32-number code (MSE; "
-        "compared with PCA)", input_shape=(1, 28, 28), epochs=10, batch_size=128, lr=1e-3,
+        "compared with PCA)", input_shape=(1, 28, 28), epochs=10, batch_size=128, lr=2e-3,
         metrics=(), classifier=False),
     "fashion-vae": FashionVAERecipe(
         "fashion-vae", "Fashion-MNIST VAE, dense 784-512-20, Bernoulli decoder (negative "
