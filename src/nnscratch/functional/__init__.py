@@ -54,7 +54,7 @@ from .loss import (
     nll_loss,
 )
 from .masking import masked_fill, tril, triu
-from .normalization import batch_norm, layer_norm
+from .normalization import batch_norm, group_norm, layer_norm
 from .pooling import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -102,7 +102,7 @@ __all__ = [
     "binary_cross_entropy_with_logits", "broadcast_to", "bru", "cat",
     "categorical_cross_entropy", "chunk", "clamp", "clip", "concat", "concatenate",
     "cross_entropy", "div", "dropout", "elu", "exp", "expand", "flatten", "gelu", "getitem",
-    "huber_loss", "identity", "l1_loss", "layer_norm", "leaky_relu", "linear", "log",
+    "group_norm", "huber_loss", "identity", "l1_loss", "layer_norm", "leaky_relu", "linear", "log",
     "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
     "mse_loss", "mul", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape",
     "sigmoid", "silu", "softmax", "softplus", "sparsemax", "split", "sqrt", "squeeze", "stack",

@@ -182,3 +182,62 @@ def layer_norm(
 
     parents = (input,) + tuple(t for t in (weight, bias) if t is not None)
     return record(out, parents, backward, "layer_norm")
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize each sample's channels in `num_groups` groups, as PyTorch.
+
+    x: (N, C, *) with C divisible by num_groups; weight, bias: (C,). Each group of C/G
+    channels of one sample (m = C/G * spatial values) is normalized with its own mean and
+    (biased) variance: x_hat = (x - mean) / sqrt(var + eps), y = weight[c] x_hat + bias[c].
+    With h = g * weight[c] and means over a group's m values:
+      d/dx = (h - mean(h) - x_hat * mean(h * x_hat)) / sqrt(var + eps),
+      d/dweight[c] = sum over samples and positions of g * x_hat, d/dbias[c] = sum of g.
+    Independent of the batch: the same in training and evaluation (no running stats).
+    """
+    x = input.data
+    xp = backend.array_module(x)
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, *), got {tuple(x.shape)}")
+    n, channels = x.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1 \
+            or channels % num_groups:
+        raise ValueError(f"group_norm: num_groups must be a positive int dividing the "
+                         f"{channels} channels, got {num_groups!r}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f"group_norm: {name} must have shape ({channels},), got "
+                             f"{tuple(t.shape)}")
+    grouped = (n, num_groups, -1)  # each row: one group of one sample, m values
+    x_hat = x.reshape(grouped) - x.reshape(grouped).mean(axis=2, keepdims=True)
+    inv_std = 1 / xp.sqrt((x_hat * x_hat).mean(axis=2, keepdims=True) + eps)
+    x_hat *= inv_std  # a fresh array: in place
+    channel = (1, channels) + (1,) * (x.ndim - 2)
+    w = None if weight is None else weight.data.reshape(channel)
+    b = None if bias is None else bias.data.reshape(channel)
+    out = x_hat.reshape(x.shape)
+    if w is not None:
+        out = out * w
+    if b is not None:
+        out = out + b
+    spatial_axes = (0,) + tuple(range(2, x.ndim))
+
+    def backward(g):
+        grads = []
+        if input.requires_grad:
+            h = (g if w is None else g * w).reshape(grouped)
+            grad = h - h.mean(axis=2, keepdims=True)
+            grad -= x_hat * (h * x_hat).mean(axis=2, keepdims=True)
+            grad *= inv_std
+            grads.append(grad.reshape(x.shape))
+        else:
+            grads.append(None)
+        if weight is not None:
+            grads.append((g * x_hat.reshape(x.shape)).sum(axis=spatial_axes))
+        if bias is not None:
+            grads.append(g.sum(axis=spatial_axes))
+        return tuple(grads)
+
+    parents = (input,) + tuple(t for t in (weight, bias) if t is not None)
+    return record(out, parents, backward, "group_norm")

@@ -33,7 +33,7 @@ from .loss import (
     NLLLoss,
 )
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parameter import Parameter
 from .pooling import (
     AdaptiveAvgPool2d,
@@ -50,7 +50,7 @@ from .transformer import TransformerEncoder, TransformerEncoderLayer
 __all__ = [
     "BRU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CategoricalCrossEntropy",
     "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss", "Identity",
-    "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "GroupNorm", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU",
     "Sigmoid", "Softmax", "Softplus", "Sparsemax", "Step", "Tanh", "Unflatten", "init",
     "penalty", "utils",

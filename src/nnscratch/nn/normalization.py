@@ -1,4 +1,4 @@
-"""BatchNorm1d, BatchNorm2d and LayerNorm layers over the coarse functional ops."""
+"""BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm layers over the coarse functional ops."""
 
 from __future__ import annotations
 
@@ -113,3 +113,34 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Normalize each sample's channels in `num_groups` groups (see F.group_norm); affine
+    adds a learned per-channel scale (ones) and shift (zeros). x: (N, num_channels, *)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, dtype=None):
+        super().__init__()
+        if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1 \
+                or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups, got num_groups={num_groups!r}")
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = eps, affine
+        dtype = np.dtype(dtype or backend.get_default_dtype())
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_channels}, *), "
+                             f"got {tuple(x.shape)}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,87 @@
+"""F.group_norm and nn.GroupNorm: float64 gradient checks, PyTorch as the oracle (op and
+layer, state_dict both ways), and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import nnscratch as ns
+from nnscratch import functional as F
+from nnscratch import nn
+from oracle import DTYPES, TORCH_DTYPES, check_gradient, compare_layers, compare_with_torch
+
+# (input shape, groups): images, a 1-d signal, no spatial axes, one group (LayerNorm-like),
+# one channel per group (InstanceNorm-like)
+CASES = [((2, 6, 4, 5), 3), ((3, 4, 7), 2), ((4, 6), 3), ((2, 4, 3, 3), 1), ((2, 4, 3, 3), 4)]
+
+
+def _arrays(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    channels = shape[1]
+    return (rng.standard_normal(shape) * 2 + 0.5, rng.standard_normal(channels) + 1,
+            rng.standard_normal(channels))
+
+
+@pytest.mark.parametrize("shape, groups", CASES)
+def test_group_norm_gradient_is_right_in_float64(shape, groups):
+    x, w, b = _arrays(shape)
+    check_gradient(lambda x, w, b: F.group_norm(x, groups, w, b), [x, w, b])
+    check_gradient(lambda x: F.group_norm(x, groups), [x])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, groups", CASES)
+def test_group_norm_matches_pytorch(shape, groups, dtype):
+    arrays = _arrays(shape, seed=1)
+    compare_with_torch(lambda x, w, b: F.group_norm(x, groups, w, b, eps=1e-3),
+                       lambda x, w, b: torch.nn.functional.group_norm(x, groups, w, b, 1e-3),
+                       arrays, dtype=dtype, scale=10.0)
+
+
+def test_group_norm_of_a_channels_last_input_matches_the_contiguous_one():
+    x = np.random.default_rng(2).standard_normal((2, 8, 5, 5))
+    channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(F.group_norm(ns.tensor(channels_last), 4).numpy(),
+                               F.group_norm(ns.tensor(x), 4).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_layer_matches_its_pytorch_twin(dtype, affine):
+    ours = nn.GroupNorm(4, 8, eps=1e-4, affine=affine, dtype=dtype)
+    theirs = torch.nn.GroupNorm(4, 8, eps=1e-4, affine=affine, dtype=TORCH_DTYPES[dtype])
+    if affine:  # weights other than the initial ones and zeros, loaded from PyTorch
+        with torch.no_grad():
+            theirs.weight.uniform_(0.5, 1.5)
+            theirs.bias.uniform_(-0.5, 0.5)
+        ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(3).standard_normal((3, 8, 4, 4)) * 3
+    compare_layers(ours, theirs, x, dtype, what="GroupNorm")
+    ours.eval()  # no running statistics: evaluation gives the same values
+    theirs.eval()
+    compare_layers(ours, theirs, x, dtype, what="GroupNorm (eval)")
+
+
+def test_group_norm_layer_defaults_and_state_dict_names_are_pytorchs():
+    ours, theirs = nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight", "bias"]
+    np.testing.assert_array_equal(ours.weight.numpy(), np.ones(6, np.float32))
+    np.testing.assert_array_equal(ours.bias.numpy(), np.zeros(6, np.float32))
+    assert ours.eps == theirs.eps
+    assert list(nn.GroupNorm(2, 6, affine=False).state_dict()) == []
+    assert "2, 6, eps=1e-05, affine=True" in repr(ours)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: nn.GroupNorm(4, 6), "divisible by num_groups"),
+    (lambda: nn.GroupNorm(0, 6), "divisible by num_groups"),
+    (lambda: F.group_norm(ns.ones(2, 6, 3), 4), "dividing the 6 channels"),
+    (lambda: F.group_norm(ns.ones(6), 2), r"expected input of shape \(N, C, \*\)"),
+    (lambda: F.group_norm(ns.ones(2, 6, 3), 2, ns.ones(4)), r"weight must have shape \(6,\)"),
+    (lambda: nn.GroupNorm(2, 6)(ns.ones(2, 4, 3)), r"expected input of shape \(N, 6, \*\)"),
+])
+def test_group_norm_bad_input_names_what_was_expected(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
