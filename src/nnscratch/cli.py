@@ -82,6 +82,8 @@ def _recipe_options(args) -> dict:
         options["text"] = str(path.resolve())
     if args.tokenizer is not None:
         options["tokenizer"] = args.tokenizer
+    if args.shape is not None:
+        options["shape"] = args.shape
     return options
 
 
@@ -312,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tokenizer", metavar="KIND", help="char-gpt: 'char' (default) or "
                        "'bpe' (byte-pair tokens learned from the training text; the metric is "
                        "then bits per byte)")
+    train.add_argument("--shape", metavar="NAME", help="toy-ddpm: 'moons' (default) or "
+                       "'rings'")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)
 

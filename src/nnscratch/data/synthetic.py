@@ -59,3 +59,28 @@ def noisy_sine_series(length: int = 4000, period: float = 50.0, noise: float = 0
     clean = np.sin(2 * np.pi * np.arange(length) / period)
     observed = clean + noise * rng.standard_normal(length)
     return observed.astype(dtype), clean.astype(dtype)
+
+
+def two_moons(samples: int = 1000, noise: float = 0.05, dtype=None):
+    """Two interleaved half circles: points (samples, 2), the upper moon centred at the
+    origin, the lower one shifted by (1, 0.5) and turned over; Gaussian noise of std
+    `noise`, all drawn from the seeded generator. Standardised to roughly unit spread."""
+    rng = backend.generator()
+    angle = rng.uniform(0.0, np.pi, samples)
+    lower = rng.random(samples) < 0.5
+    x = np.where(lower, 1.0 - np.cos(angle), np.cos(angle))
+    y = np.where(lower, 0.5 - np.sin(angle), np.sin(angle))
+    points = np.column_stack([x, y]) + rng.standard_normal((samples, 2)) * noise
+    points = (points - [0.5, 0.25]) / 0.75
+    return points.astype(dtype or backend.get_default_dtype())
+
+
+def rings(samples: int = 1000, noise: float = 0.05, radii=(0.5, 1.0), dtype=None):
+    """Concentric circles of the given radii, each point on one of them at random
+    (uniform angle) plus Gaussian noise of std `noise`: points (samples, 2)."""
+    rng = backend.generator()
+    angle = rng.uniform(0.0, 2 * np.pi, samples)
+    radius = np.asarray(radii, dtype=np.float64)[rng.integers(0, len(radii), samples)]
+    points = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    points += rng.standard_normal((samples, 2)) * noise
+    return points.astype(dtype or backend.get_default_dtype())

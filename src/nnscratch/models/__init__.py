@@ -1,7 +1,7 @@
 """Recipes: a model with its data and defaults, trained by name (`nnscratch train NAME`);
 `generate(model, prompt, max_new_tokens, ...)`, the sampler of every language model."""
 
-from . import char_gpt, char_lstm, fashion, fashion_generative, sine_rnn, small
+from . import char_gpt, char_lstm, fashion, fashion_generative, sine_rnn, small, toy_ddpm
 from .autoencoders import VAE, Autoencoder
 from .char_lstm import CharLSTM
 from .gan import GAN
@@ -10,7 +10,7 @@ from .gpt import GPT
 from .recipe import Recipe, Splits
 
 RECIPES = {**small.RECIPES, **fashion.RECIPES, **char_lstm.RECIPES, **char_gpt.RECIPES,
-           **sine_rnn.RECIPES, **fashion_generative.RECIPES}
+           **sine_rnn.RECIPES, **fashion_generative.RECIPES, **toy_ddpm.RECIPES}
 
 
 def get(name: str) -> Recipe:
