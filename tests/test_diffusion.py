@@ -117,3 +117,30 @@ def test_diffusion_bad_input_names_what_was_expected(call, message):
     schedule = D.NoiseSchedule(D.linear_betas(10, 0.01, 0.2))
     with pytest.raises(ValueError, match=message):
         call(schedule)
+
+
+def test_q_sample_matches_iterating_the_one_step_process():
+    schedule = D.NoiseSchedule(D.linear_betas(30, 0.01, 0.1))
+    rng = np.random.default_rng(7)
+    x0 = np.full(40_000, 1.5)
+    x = x0.copy()
+    for beta in schedule.betas[:20]:  # x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps
+        x = np.sqrt(1 - beta) * x + np.sqrt(beta) * rng.standard_normal(x.shape)
+    closed = schedule.q_sample(ns.tensor(x0[:, None]), ns.tensor(np.full(40_000, 19)),
+                               ns.tensor(rng.standard_normal((40_000, 1)))).numpy()[:, 0]
+    a = schedule.alphas_cumprod[19]
+    assert x.mean() == pytest.approx(np.sqrt(a) * 1.5, abs=0.01)
+    assert x.std() == pytest.approx(np.sqrt(1 - a), abs=0.01)
+    assert closed.mean() == pytest.approx(x.mean(), abs=0.015)
+    assert closed.std() == pytest.approx(x.std(), abs=0.015)
+
+
+def test_ddim_with_eta_1_on_every_step_has_ddpms_marginal_statistics():
+    schedule = D.NoiseSchedule(D.cosine_betas(100))
+    model = exact_noise_predictor(schedule)
+    ns.manual_seed(1)
+    ddpm = D.ddpm_sample(model, (6000, 1), schedule)
+    ns.manual_seed(2)
+    ddim = D.ddim_sample(model, (6000, 1), schedule, steps=100, eta=1.0)
+    assert ddim.mean() == pytest.approx(ddpm.mean(), abs=0.03)
+    assert ddim.std() == pytest.approx(ddpm.std(), abs=0.03)

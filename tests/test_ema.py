@@ -76,3 +76,14 @@ def test_ema_state_dict_round_trips_and_bad_input_is_refused():
         optim.EMA(object())
     with pytest.raises(ValueError, match="not the ones the average was made from"):
         ema.update_parameters(nn.Linear(2, 3, bias=False))
+
+
+def test_ema_follows_its_formula():
+    model = nn.Linear(1, 1, bias=False)
+    ema = optim.EMA(model, decay=0.8)
+    values, average = [2.0, 3.0, 5.0], None
+    for value in values:
+        model.weight.data[...] = value
+        ema.update_parameters(model)
+        average = value if average is None else 0.8 * average + 0.2 * value
+    assert float(np.asarray(ema.module.weight.data).item()) == pytest.approx(average)
