@@ -67,3 +67,19 @@ def test_a_short_toy_ddpm_run_beats_the_gaussian_and_draws_its_pictures(tmp_path
 def test_toy_ddpm_refuses_an_unknown_shape():
     with pytest.raises(ValueError, match="shape must be one of moons, rings"):
         get("toy-ddpm").with_options(shape="stars")
+
+
+def test_sample_writes_toy_points_as_npy_and_png(tmp_path, capsys):
+    summary = train_recipe("toy-ddpm", epochs=1, out=tmp_path / "runs", progress=False)
+    run = summary["folder"]
+    assert main(["sample", run, "--count", "50", "--out", str(tmp_path / "p.npy")]) == 0
+    points = np.load(tmp_path / "p.npy")
+    assert points.shape == (50, 2) and points.dtype == np.float32
+    assert main(["sample", run, "--count", "50", "--out", str(tmp_path / "p.npy"),
+                 "--seed", "1"]) == 0
+    assert not np.array_equal(np.load(tmp_path / "p.npy"), points)
+    assert main(["sample", run, "--count", "20", "--out", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+    capsys.readouterr()
+    assert main(["sample", run]) == 1
+    assert "makes points; give --out FILE.png (a scatter)" in capsys.readouterr().err

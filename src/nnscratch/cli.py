@@ -156,20 +156,38 @@ def cmd_sample(args) -> int:
     info = checkpoint.get("model_info") or {}
     if "tokenizer" in info:
         return _sample_text(args, model, info)
-    if not hasattr(recipe, "sample_images"):
+    points = hasattr(recipe, "sample_points")  # toy-ddpm's 2-d points, not images
+    if not (points or hasattr(recipe, "sample_images")):
         raise ValueError(f"{args.run} is a run of {recipe.name}, not a generative run: "
-                         "nothing to sample (sample from a language model, a VAE or a GAN)")
+                         "nothing to sample (sample from a language model, a VAE, a GAN or "
+                         "a diffusion model)")
+    what = "points" if points else "images"
     if args.out is None:
-        raise ValueError(f"sample: {recipe.name} makes images; give --out FILE.png (a grid) "
-                         "or --out FILE.npy (the images)")
+        raise ValueError(f"sample: {recipe.name} makes {what}; give --out FILE.png (a "
+                         f"{'scatter' if points else 'grid'}) or --out FILE.npy (the {what})")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise ValueError(f"sample: --out must end in .png or .npy, got {out.name!r}")
-    images = recipe.sample_images(model, args.count, seed=args.seed)
-    _write_images(images, out)
-    _say(f"{len(images)} samples of {recipe.name} (epoch {checkpoint['epoch']}, seed "
+    if points:
+        samples = recipe.sample_points(model, args.count, seed=args.seed)
+        _write_points(recipe, samples, out)
+    else:
+        samples = recipe.sample_images(model, args.count, seed=args.seed)
+        _write_images(samples, out)
+    _say(f"{len(samples)} samples of {recipe.name} (epoch {checkpoint['epoch']}, seed "
          f"{args.seed}): {out}")
     return 0
+
+
+def _write_points(recipe, points: np.ndarray, out: Path) -> None:
+    """A scatter as PNG, or the (N, 2) float32 points as .npy, written atomically."""
+    from .files import atomic_open
+
+    if out.suffix.lower() == ".png":
+        recipe.plot_points(points, out)
+        return
+    with atomic_open(out) as file:
+        np.save(file, points.astype(np.float32), allow_pickle=False)
 
 
 def _write_images(images: np.ndarray, out: Path) -> None:

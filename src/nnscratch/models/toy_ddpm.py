@@ -145,6 +145,22 @@ class ToyDDPMRecipe(Recipe):
         finally:
             model.train(training)
 
+    def plot_points(self, points: np.ndarray, path, data: np.ndarray | None = None) -> None:
+        """A scatter of `points` (over `data`, when given) as a PNG at `path`."""
+        from ..tools.plot import _figure, _save
+
+        figure = _figure(4.5, 4.5)
+        ax = figure.subplots()
+        if data is not None:
+            ax.scatter(data[:, 0], data[:, 1], s=2, alpha=0.4, label="test data")
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label="samples")
+        ax.set_aspect("equal")
+        if data is not None:
+            ax.legend(fontsize=8, markerscale=4)
+        ax.set_title(f"{self.name}: {len(points):,} samples"
+                     + ("" if data is None else f" over {len(data):,} test points"), fontsize=9)
+        _save(figure, path)
+
     def score(self, model, data) -> dict:
         """Energy distances to the split's points: of the model's samples, of a standard
         Gaussian's, and of fresh data (all 2,000 points, fixed seeds)."""
@@ -176,14 +192,7 @@ class ToyDDPMRecipe(Recipe):
             ax.set_aspect("equal")
         figure.suptitle(f"{self.name}: the walk back from noise", fontsize=10)
         _save(figure, folder / "denoising.png")
-        figure = _figure(4.5, 4.5)
-        ax = figure.subplots()
-        ax.scatter(data[:, 0], data[:, 1], s=2, alpha=0.4, label="test data")
-        ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="samples")
-        ax.set_aspect("equal")
-        ax.legend(fontsize=8, markerscale=4)
-        ax.set_title(f"{self.name}: 2,000 samples over 2,000 test points", fontsize=9)
-        _save(figure, folder / "samples.png")
+        self.plot_points(samples, folder / "samples.png", data)
 
 
 RECIPES = {
