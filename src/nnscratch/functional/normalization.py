@@ -210,7 +210,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
             raise ValueError(f"group_norm: {name} must have shape ({channels},), got "
                              f"{tuple(t.shape)}")
     grouped = (n, num_groups, -1)  # each row: one group of one sample, m values
-    x_hat = x.reshape(grouped) - x.reshape(grouped).mean(axis=2, keepdims=True)
+    rows = x.reshape(grouped)  # a copy when x is channels-last (a conv's output): once
+    x_hat = rows - rows.mean(axis=2, keepdims=True)
     inv_std = 1 / xp.sqrt((x_hat * x_hat).mean(axis=2, keepdims=True) + eps)
     x_hat *= inv_std  # a fresh array: in place
     channel = (1, channels) + (1,) * (x.ndim - 2)

@@ -94,6 +94,11 @@ def vae_logs(model, x: Tensor) -> tuple:
                   "kl": kl.item()}
 
 
+def vae_eval_step(model):
+    """The VAE's validation: the logs of vae_logs (-ELBO and its parts) of a batch."""
+    return lambda batch: vae_logs(model, batch[0])[1]
+
+
 class VAETrainStep:
     """A VAE's step: backward of the negative ELBO; logs it and its two parts apart."""
 
@@ -117,9 +122,6 @@ class ImageRecipe(Recipe):
 
     def data(self) -> Splits:
         return image_splits()
-
-    def monitor(self, splits) -> str | None:
-        return "val_loss"
 
     def preprocess(self, raw):
         raise ValueError(f"{self.name} is a generative recipe: predict does not apply (use "
@@ -166,19 +168,15 @@ class FashionAutoencoderRecipe(ImageRecipe):
 
 
 class SamplingRecipe(ImageRecipe):
-    """A recipe whose model makes new images: `sample_images`, the per-epoch grid."""
-
-    def decode_images(self, model, z: Tensor) -> Tensor:
-        raise TypeError(f"recipe {self.name} has no decoder")
-
-    def latent_size_of(self, model) -> int:
-        return model.latent_size
+    """A recipe whose model makes new images from codes of `model.latent_size` numbers:
+    `sample_images`, the per-epoch grid. Subclasses define decode_images(model, z), the
+    images in [0, 1] of codes z."""
 
     def sample_images(self, model, count: int, seed: int = 0) -> np.ndarray:
         """`count` images (count, 1, 28, 28) float32 in [0, 1], codes drawn with `seed`."""
         if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
             raise ValueError(f"{self.name}: count must be a whole number >= 1, got {count!r}")
-        size = self.latent_size_of(model)
+        size = model.latent_size
         with backend.seeded(seed):
             codes = backend.generator().standard_normal((int(count), size)).astype(np.float32)
         images = pictures.in_batches(
@@ -187,7 +185,7 @@ class SamplingRecipe(ImageRecipe):
         return np.clip(images, 0.0, 1.0).astype(np.float32)
 
     def run_callbacks(self, model, folder) -> list:
-        return [pictures.SampleGrid(model, self.decode_images, self.latent_size_of(model),
+        return [pictures.SampleGrid(model, self.decode_images, model.latent_size,
                                     folder)]
 
 
@@ -210,14 +208,14 @@ class FashionVAERecipe(SamplingRecipe):
 
     def fit_arguments(self, model, optimizer, splits, batch_size: int) -> dict:
         return {"step": VAETrainStep(model, optimizer),
-                "eval_step": lambda batch: vae_logs(model, batch[0])[1], "model": model,
+                "eval_step": vae_eval_step(model), "model": model,
                 "optimizer": optimizer, "train_data": (splits.train[0],),
                 "validation_data": (splits.val[0],), "batch_size": batch_size}
 
     def score(self, model, data) -> dict:
         """The negative ELBO (nats per image) and its parts, codes drawn with SCORE_SEED."""
         with backend.seeded(SCORE_SEED):
-            return evaluate(model, eval_step=lambda batch: vae_logs(model, batch[0])[1],
+            return evaluate(model, eval_step=vae_eval_step(model),
                             data=(data[0],))
 
     def after_training(self, model, splits, folder, say) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..tensor import Tensor
+from ..tools.shapes import eval_mode
 from ..train import Callback
 
 GRID_COUNT = 64
@@ -38,13 +38,8 @@ def fixed_codes(count: int, size: int, seed: int = GRID_SEED) -> np.ndarray:
 def evaluated(model, function, *arrays) -> np.ndarray:
     """function(*Tensors) of the model in eval mode without a graph, as an array; the
     model's mode is put back after."""
-    training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            return function(*(Tensor(a) for a in arrays)).data
-    finally:
-        model.train(training)
+    with eval_mode(model):
+        return function(*(Tensor(a) for a in arrays)).data
 
 
 def in_batches(function, x: np.ndarray, size: int = 500) -> np.ndarray:

@@ -23,6 +23,7 @@ from .. import backend, nn
 from .. import functional as F
 from ..data import synthetic
 from ..tensor import Tensor
+from ..tools.shapes import eval_mode
 from . import diffusion
 from .recipe import Recipe, Splits
 
@@ -136,14 +137,9 @@ class ToyDDPMRecipe(Recipe):
     def sample_points(self, model, count: int, seed: int = SCORE_SEED, return_steps=()):
         """`count` DDPM samples (count, 2) (and {t: x_t} for return_steps), drawn with
         `seed`, the model in eval mode."""
-        training = model.training
-        model.eval()
-        try:
-            with backend.seeded(seed):
-                return diffusion.ddpm_sample(model, (count, 2), self.schedule(),
-                                             return_steps=return_steps)
-        finally:
-            model.train(training)
+        with eval_mode(model), backend.seeded(seed):
+            return diffusion.ddpm_sample(model, (count, 2), self.schedule(),
+                                         return_steps=return_steps)
 
     def plot_points(self, points: np.ndarray, path, data: np.ndarray | None = None) -> None:
         """A scatter of `points` (over `data`, when given) as a PNG at `path`."""

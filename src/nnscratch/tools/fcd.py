@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend, nn, optim
-from ..autograd import no_grad
 from ..data import datasets, transforms
 from ..io import load, save
 from ..nn.module import Module
 from ..tensor import Tensor
 from ..train import fit
+from .shapes import eval_mode
 
 __all__ = ["FCDCacheError", "FeatureClassifier", "cache_path", "confidence", "coverage", "fcd",
            "features", "frechet_distance", "load_classifier", "reference_rows", "score",
@@ -231,19 +231,14 @@ def _activations(images: np.ndarray, classifier: FeatureClassifier):
     """Features (N, 128) and softmax probabilities (N, 10), float64, of checked images,
     in eval mode without a graph and in batches (the caller's training mode restored)."""
     features_list, probabilities_list = [], []
-    was_training = classifier.training
-    classifier.eval()
-    try:
-        with no_grad():
-            for start in range(0, len(images), FEATURE_BATCH):
-                hidden = classifier.features(Tensor(images[start:start + FEATURE_BATCH]))
-                logits = classifier.head(hidden).data.astype(np.float64)
-                logits -= logits.max(axis=1, keepdims=True)  # a stable softmax
-                exp = np.exp(logits)
-                features_list.append(hidden.data.astype(np.float64))
-                probabilities_list.append(exp / exp.sum(axis=1, keepdims=True))
-    finally:
-        classifier.train(was_training)
+    with eval_mode(classifier):
+        for start in range(0, len(images), FEATURE_BATCH):
+            hidden = classifier.features(Tensor(images[start:start + FEATURE_BATCH]))
+            logits = classifier.head(hidden).data.astype(np.float64)
+            logits -= logits.max(axis=1, keepdims=True)  # a stable softmax
+            exp = np.exp(logits)
+            features_list.append(hidden.data.astype(np.float64))
+            probabilities_list.append(exp / exp.sum(axis=1, keepdims=True))
     return np.concatenate(features_list), np.concatenate(probabilities_list)
 
 
@@ -367,15 +362,13 @@ def cache_path() -> Path:
 def _float32(seed: int | None = None):
     """float32 as the default dtype (the cached weights are float32) and, with a seed,
     the project's generator reseeded; the caller's dtype and generator state come back."""
-    dtype, state = backend.get_default_dtype(), backend.get_rng_state()
+    dtype = backend.get_default_dtype()
     backend.set_default_dtype(np.float32)
-    if seed is not None:
-        backend.manual_seed(seed)
     try:
-        yield
+        with backend.seeded(seed) if seed is not None else contextlib.nullcontext():
+            yield
     finally:
         backend.set_default_dtype(dtype)
-        backend.set_rng_state(state)
 
 
 def _train(epochs: int, train_count: int | None, batch_size: int, lr: float, seed: int,
