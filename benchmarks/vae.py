@@ -24,15 +24,13 @@ from __future__ import annotations
 import nnscratch  # noqa: F401 - first: it sets OpenBLAS's thread timeout before NumPy loads
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 
 import nnscratch as ns
 import torch_fashion_vae as twin  # sets OMP_WAIT_POLICY=PASSIVE before importing torch
 from cnn import data as fashion_images
-from lstm import _blas_threads
+from lstm import _blas_threads, alternate
 from nnscratch import functional as F
 from nnscratch import optim
 from nnscratch.models.autoencoders import VAE, vae_loss
@@ -49,11 +47,10 @@ def data() -> np.ndarray:
     return fashion_images(SAMPLES)[0]
 
 
-def _batches(n: int, start: int, steps: int):
-    """`steps` batch slices from batch `start` on, wrapping around the epoch."""
-    for k in range(start, start + steps):
-        i = (k % STEPS_PER_EPOCH) * BATCH
-        yield slice(i, min(i + BATCH, n))
+def _batch(n: int, k: int) -> slice:
+    """Batch k's slice of the n training images, wrapping around the epoch."""
+    i = (k % STEPS_PER_EPOCH) * BATCH
+    return slice(i, min(i + BATCH, n))
 
 
 def our_vae() -> VAE:
@@ -120,30 +117,17 @@ def loss_agreement(x: np.ndarray) -> tuple[float, float, float]:
     return ours_loss, theirs_loss, after
 
 
-def _run(step, n: int, start: int, steps: int) -> float:
-    begin = time.perf_counter()
-    for batch in _batches(n, start, steps):
-        step(batch)
-    return time.perf_counter() - begin
-
-
 def epoch_seconds(x: np.ndarray, steps: int = STEPS, repeats: int = REPEATS,
                   full: bool = False) -> dict[str, float]:
     """Seconds per epoch of each framework: measured (full) or extrapolated from `steps`
     steps, median of `repeats`, the frameworks alternating so both see the same noise."""
     model = our_vae()
     trainers = {"nnscratch": ours_trainer(model, x), "torch": torch_trainer(model, x)}
-    for step in trainers.values():  # warm-up: lazy imports, work arrays, allocator
-        _run(step, len(x), 0, WARMUP)
     if full:
         steps, repeats = STEPS_PER_EPOCH, 1
-    times = {name: [] for name in trainers}
-    start = WARMUP
-    for _ in range(repeats):
-        for name, step in trainers.items():
-            times[name].append(_run(step, len(x), start, steps))
-        start += steps
-    return {name: statistics.median(t) * STEPS_PER_EPOCH / steps for name, t in times.items()}
+    per_step = alternate({name: (lambda k, step=step: step(_batch(len(x), k)))
+                          for name, step in trainers.items()}, steps, repeats, WARMUP)
+    return {name: seconds * STEPS_PER_EPOCH for name, seconds in per_step.items()}
 
 
 def rows(steps: int = STEPS) -> list[tuple[str, float, float]]:
