@@ -18,11 +18,16 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def sigmoid_array(x):
-    """1 / (1 + e^-x) without overflow: e^-|x| is at most 1 on both branches."""
+    """1 / (1 + e^-x) as (1 + tanh(x / 2)) / 2: the same function, no overflow anywhere,
+    and one transcendental pass in place of exp, a division and a select (several times
+    faster). Its error is absolute (about one unit in the last place of 1), so far in the
+    left tail (x < -17 in float32) it gives 0 where e^x is a tiny positive number."""
     xp = backend.array_module(x)
-    e = xp.exp(-xp.abs(x))
-    d = 1 / (1 + e)
-    return xp.where(x >= 0, d, e * d)
+    s = xp.asarray(xp.multiply(x, 0.5))  # asarray: a 0-d input gives a scalar
+    xp.tanh(s, out=s)
+    s += 1
+    s *= 0.5
+    return s
 
 
 def step(input: Tensor) -> Tensor:
