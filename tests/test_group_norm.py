@@ -41,10 +41,22 @@ def test_group_norm_matches_pytorch(shape, groups, dtype):
 
 
 def test_group_norm_of_a_channels_last_input_matches_the_contiguous_one():
-    x = np.random.default_rng(2).standard_normal((2, 8, 5, 5))
+    """A conv's output is channels-last memory: the per-channel sums take another path
+    (column_sums); values and every gradient must not depend on it."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 8, 5, 5)) * 3 + 1
+    w, b, g = rng.standard_normal(8), rng.standard_normal(8), rng.standard_normal(x.shape)
     channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    np.testing.assert_allclose(F.group_norm(ns.tensor(channels_last), 4).numpy(),
-                               F.group_norm(ns.tensor(x), 4).numpy(), rtol=1e-12)
+    g_last = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    results = []
+    for data, grad in ((x, g), (channels_last, g_last)):
+        tensors = [ns.tensor(a, requires_grad=True) for a in (data, w, b)]
+        out = F.group_norm(tensors[0], 4, tensors[1], tensors[2])
+        out.backward(ns.tensor(grad))
+        results.append([out.numpy()] + [t.grad for t in tensors])
+    for contiguous, last in zip(*results, strict=True):
+        np.testing.assert_allclose(last, contiguous, rtol=1e-12, atol=1e-12)
+    check_gradient(lambda x, w, b: F.group_norm(x, 4, w, b), [channels_last, w, b])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

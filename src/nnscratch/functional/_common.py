@@ -162,6 +162,16 @@ def channel_sums(a, keepdims: bool = False):
     return sums.reshape((1, channels) + (1,) * (a.ndim - 2)) if keepdims else sums
 
 
+def sample_channel_sums(a):
+    """(N, C, *spatial) -> (N, C): each sample's sums over its positions, by
+    `column_sums` when the memory is channels-last (a conv's output), else by NumPy."""
+    n, channels = a.shape[:2]
+    last = backend.array_module(a).moveaxis(a, 1, -1)
+    if last.flags.c_contiguous:
+        return column_sums(last.reshape(n, -1, channels))
+    return a.sum(axis=tuple(range(2, a.ndim)))
+
+
 def record_outputs(buffer, views, parents: tuple, backward, op: str) -> tuple[Tensor, ...]:
     """Record an op with several outputs (an LSTM's output, h_n and c_n) as one op.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, record
-from ._common import channel_sums
+from ._common import channel_sums, sample_channel_sums
 
 
 def _channel_view(v, ndim: int):
@@ -195,6 +195,11 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
       d/dx = (h - mean(h) - x_hat * mean(h * x_hat)) / sqrt(var + eps),
       d/dweight[c] = sum over samples and positions of g * x_hat, d/dbias[c] = sum of g.
     Independent of the batch: the same in training and evaluation (no running stats).
+
+    Computed per (sample, channel): the group means come from per-channel sums over the
+    positions, and y and d/dx are per-channel affine maps of x, g and x_hat, so every
+    full-size pass reads the input in its own memory order (a conv's channels-last
+    output stays channels-last, with no reshaping copy).
     """
     x = input.data
     xp = backend.array_module(x)
@@ -209,35 +214,43 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         if t is not None and tuple(t.shape) != (channels,):
             raise ValueError(f"group_norm: {name} must have shape ({channels},), got "
                              f"{tuple(t.shape)}")
-    grouped = (n, num_groups, -1)  # each row: one group of one sample, m values
-    rows = x.reshape(grouped)  # a copy when x is channels-last (a conv's output): once
-    x_hat = rows - rows.mean(axis=2, keepdims=True)
-    inv_std = 1 / xp.sqrt((x_hat * x_hat).mean(axis=2, keepdims=True) + eps)
+    per_group = channels // num_groups
+    m = x.size // (n * num_groups) if x.size else 1
+    column = (n, channels) + (1,) * (x.ndim - 2)  # (N, C) coefficients against x
+
+    def group_mean(sums):  # (N, C) per-channel sums -> (N, C): its group's mean
+        means = sums.reshape(n, num_groups, per_group).sum(axis=2, keepdims=True) / m
+        return xp.broadcast_to(means, (n, num_groups, per_group)).reshape(column)
+
+    x_hat = x - group_mean(sample_channel_sums(x))
+    squares = x_hat * x_hat
+    inv_std = 1 / xp.sqrt(group_mean(sample_channel_sums(squares)) + eps)  # (N, C, 1..)
+    del squares
     x_hat *= inv_std  # a fresh array: in place
-    channel = (1, channels) + (1,) * (x.ndim - 2)
-    w = None if weight is None else weight.data.reshape(channel)
-    b = None if bias is None else bias.data.reshape(channel)
-    out = x_hat.reshape(x.shape)
-    if w is not None:
-        out = out * w
+    w = None if weight is None else weight.data
+    b = None if bias is None else bias.data
+    scale = inv_std if w is None else inv_std * _channel_view(w, x.ndim)
+    out = x_hat if w is None else x_hat * _channel_view(w, x.ndim)
     if b is not None:
-        out = out + b
-    spatial_axes = (0,) + tuple(range(2, x.ndim))
+        out += _channel_view(b, x.ndim)
 
     def backward(g):
+        g_sums = sample_channel_sums(g)  # (N, C): sums of g and of g * x_hat
+        gx_sums = sample_channel_sums(g * x_hat)
+        weights = 1 if w is None else w.reshape(1, channels)
         grads = []
         if input.requires_grad:
-            h = (g if w is None else g * w).reshape(grouped)
-            grad = h - h.mean(axis=2, keepdims=True)
-            grad -= x_hat * (h * x_hat).mean(axis=2, keepdims=True)
-            grad *= inv_std
-            grads.append(grad.reshape(x.shape))
+            # d/dx = scale g - inv_std mean(h) - inv_std x_hat mean(h x_hat), h = w g
+            grad = g * scale
+            grad -= x_hat * (inv_std * group_mean(gx_sums * weights))
+            grad -= inv_std * group_mean(g_sums * weights)
+            grads.append(grad)
         else:
             grads.append(None)
         if weight is not None:
-            grads.append((g * x_hat.reshape(x.shape)).sum(axis=spatial_axes))
+            grads.append(gx_sums.sum(axis=0))
         if bias is not None:
-            grads.append(g.sum(axis=spatial_axes))
+            grads.append(g_sums.sum(axis=0))
         return tuple(grads)
 
     parents = (input,) + tuple(t for t in (weight, bias) if t is not None)
