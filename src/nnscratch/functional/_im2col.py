@@ -319,6 +319,32 @@ def col2im(gm, w, plan: Plan, n: int, bias=None):
     return result
 
 
+def _flipped_plan(plan: Plan) -> Plan | None:
+    """For a stride-1, undilated conv without groups whose pads are at most K - 1: the
+    plan of the conv that maps its output gradient to its input gradient (full padding
+    minus the forward's), else None."""
+    (kh, kw), (top, bottom, left, right) = plan.kernel, plan.pads
+    if (plan.stride != (1, 1) or plan.dilation != (1, 1) or plan.groups != 1
+            or kh * kw == 1 or max(top, bottom) > kh - 1 or max(left, right) > kw - 1):
+        return None
+    return Plan(kernel=plan.kernel, stride=(1, 1), dilation=(1, 1),
+                pads=(kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right),
+                in_hw=plan.out_hw, out_hw=plan.in_hw, groups=1)
+
+
+def input_gradient(g, gm, w, plan: Plan, n: int):
+    """conv2d's dx = col2im(g W^T), (N, C, H, W). For a stride-1 conv (see _flipped_plan)
+    it is made as a conv instead: dx = conv(g, W'), W'[c, o] = W[o, c] rotated by 180
+    degrees, padded by K - 1 - pad: the same sums, as one im2col copy of g and one
+    product with a C-wide output, where col2im writes and re-reads a KH*KW*C-wide one."""
+    flipped = _flipped_plan(plan)
+    if flipped is None:
+        return col2im(gm, w, plan, n)
+    rotated = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    cols = im2col(g, flipped)[0]
+    return product_as_image(cols, weight_matrix(rotated, 1), n, plan.in_hw)
+
+
 # --- the products --------------------------------------------------------------------------
 def weight_matrix(w, groups: int, bias=None):
     """(O, C/G, KH, KW) -> (G, KH*KW*C/G [+ 1], O/G), rows ordered like the columns of

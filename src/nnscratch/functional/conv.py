@@ -37,6 +37,7 @@ from ._im2col import (
     as_matrix,
     col2im,
     im2col,
+    input_gradient,
     product_as_image,
     weight_gradient,
     weight_matrix,
@@ -69,7 +70,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
         grad_x = grad_w = grad_b = None
         gm = as_matrix(g.reshape(out.shape), groups)  # g as (G, N*OH*OW, O/G)
         if input.requires_grad:  # dx = col2im(g W^T)
-            grad_x = col2im(gm, w, plan, n).reshape(input.shape)
+            grad_x = input_gradient(g.reshape(out.shape), gm, w, plan, n).reshape(input.shape)
         if weight.requires_grad:  # [dW; db] = [cols, 1]^T g
             grad_w, bias_sums = weight_gradient(gm, cols.matrix(), w.shape, n)
             cols.release()
