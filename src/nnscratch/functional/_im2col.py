@@ -35,6 +35,12 @@ the padding are dropped): a loop over the KH*KW offsets, no scatter. The sums st
 the block of an offset that read every input pixel once (the centre of a 'same' conv),
 else from zeros.
 
+Input gradient of a stride-1 conv (input_gradient). Its col2im is itself a convolution:
+dx = conv(g, W') with W'[c, o] the kernel W[o, c] rotated by 180 degrees and padding
+K - 1 - pad, so it is made as one: an im2col copy of g and one product with a C-wide
+output, where col2im would write a KH*KW*C-wide product and read it back. Strided,
+dilated and grouped convs keep col2im.
+
 Scratch memory. The padded copy, cols and the gradient blocks have the same shapes at
 every training step; a fresh array of that size costs a page fault per page on first
 touch, a large part of a conv's time, so they come from `work`, a per-thread cache reused
