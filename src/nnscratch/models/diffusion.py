@@ -30,10 +30,11 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 
 
-def timestep_embedding(t, dim: int, max_period: float = 10_000.0) -> Tensor:
+def timestep_embedding(t, dim: int, max_period: float = 10_000.0, dtype=None) -> Tensor:
     """Sinusoidal embeddings (N, dim) of timesteps t (N,): [cos(t f_k), sin(t f_k)] with
     frequencies f_k = max_period^(-k / (dim / 2)), k < dim / 2 (a zero column pads an odd
-    dim), as the transformer's positions and DDPM's time input."""
+    dim), as the transformer's positions and DDPM's time input; computed in float64, given
+    in `dtype` (default: the default dtype)."""
     steps = np.asarray(t.data if isinstance(t, Tensor) else t, dtype=np.float64).reshape(-1)
     if dim < 1:
         raise ValueError(f"timestep_embedding: dim must be >= 1, got {dim}")
@@ -43,7 +44,7 @@ def timestep_embedding(t, dim: int, max_period: float = 10_000.0) -> Tensor:
     embedding = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
     if dim % 2:
         embedding = np.concatenate([embedding, np.zeros((len(steps), 1))], axis=1)
-    return Tensor(embedding.astype(backend.get_default_dtype()))
+    return Tensor(embedding.astype(dtype or backend.get_default_dtype()))
 
 
 def linear_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -> np.ndarray:
@@ -125,25 +126,69 @@ def ddpm_sample(model, shape, schedule: NoiseSchedule, return_steps=(), **model_
     return (x, kept) if return_steps else x
 
 
+def guided(model, labels, guidance: float, null_label: int):
+    """Classifier-free guidance: the noise predictor eps(x, t) = eps_u + w (eps_c - eps_u)
+    of a net trained with label dropout, where eps_c = model(x, t, labels) and eps_u =
+    model(x, t, null_label) (the "no label" class), both from one forward pass over the
+    batch twice. w = guidance: 0 is the unconditional model, 1 the conditional one, more
+    trades diversity for class fidelity."""
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels, np.int64)
+    if guidance == 1:
+        return lambda x, t: model(x, t, Tensor(labels))
+    both = Tensor(np.concatenate([labels, np.full_like(labels, null_label)]))
+
+    def predict(x: Tensor, t: Tensor) -> Tensor:
+        eps = model(F.cat([x, x]), F.cat([t, t]), both).data
+        conditional, unconditional = eps[:len(labels)], eps[len(labels):]
+        return Tensor(unconditional + guidance * (conditional - unconditional))
+
+    return predict
+
+
+def ddim_times(schedule: NoiseSchedule, steps: int) -> np.ndarray:
+    """The `steps` timesteps DDIM visits, from T - 1 down to 0, evenly spaced."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) \
+            or not 1 <= steps <= schedule.steps:
+        raise ValueError(f"ddim: steps must be a whole number in [1, {schedule.steps}] (the "
+                         f"schedule's T), got {steps!r}")
+    return np.unique(np.linspace(0, schedule.steps - 1, steps).round().astype(int))[::-1]
+
+
 def ddim_sample(model, shape, schedule: NoiseSchedule, steps: int = 50, eta: float = 0.0,
-                **model_kwargs):
+                clip_denoised: bool = False, noise=None, return_steps=(), **model_kwargs):
     """DDIM sampling of `shape` on `steps` evenly spaced timesteps (eta 0: deterministic
-    given x_T; 1: DDPM-like noise), under no_grad; returns x_0."""
-    if not 1 <= steps <= schedule.steps:
-        raise ValueError(f"ddim_sample: steps must lie in [1, {schedule.steps}], got {steps}")
+    given x_T; 1: DDPM-like noise), under no_grad; returns x_0.
+
+    clip_denoised: clip each x0_hat to [-1, 1] (data scaled to that range) and recompute
+    eps from the clipped x0_hat, eps = (x_t - sqrt(a_t) x0_hat) / sqrt(1 - a_t), so the
+    step stays consistent: clipping x0_hat alone, with the network's eps kept, pushes
+    guided samples off the data and onto a few classes. noise: x_T itself (an array of
+    `shape`) instead of a draw. return_steps: indices i of the visited steps (0: x_T)
+    whose x to keep too; then returns (x_0, {i: x})."""
+    times = ddim_times(schedule, steps)
     rng = backend.generator()
     dtype = backend.get_default_dtype()
-    times = np.unique(np.linspace(0, schedule.steps - 1, steps).round().astype(int))[::-1]
-    x = rng.standard_normal(shape).astype(dtype)
+    if noise is None:
+        x = rng.standard_normal(shape).astype(dtype)
+    else:
+        x = np.array(noise.data if isinstance(noise, Tensor) else noise, dtype=dtype)
+        if x.shape != tuple(shape):
+            raise ValueError(f"ddim_sample: noise must have shape {tuple(shape)}, got {x.shape}")
+    kept, wanted = {}, set(return_steps)
     with no_grad():
         for i, step in enumerate(times):
+            if i in wanted:
+                kept[i] = x.copy()
             a = schedule.alphas_cumprod[step]
             a_prev = schedule.alphas_cumprod[times[i + 1]] if i + 1 < len(times) else 1.0
             eps = _predict(model, Tensor(x), int(step), **model_kwargs)
             x0_hat = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
+            if clip_denoised:
+                x0_hat = np.clip(x0_hat, -1.0, 1.0)
+                eps = (x - math.sqrt(a) * x0_hat) / math.sqrt(1 - a)
             s = eta * math.sqrt((1 - a_prev) / (1 - a)) * math.sqrt(1 - a / a_prev)
             x = math.sqrt(a_prev) * x0_hat + math.sqrt(max(1 - a_prev - s * s, 0.0)) * eps
             if s > 0:
                 x = x + s * rng.standard_normal(shape)
             x = x.astype(dtype)
-    return x
+    return (x, kept) if return_steps else x
