@@ -168,15 +168,33 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise ValueError(f"sample: --out must end in .png or .npy, got {out.name!r}")
+    diffusion = _diffusion_options(args, recipe)
     if points:
         samples = recipe.sample_points(model, args.count, seed=args.seed)
         _write_points(recipe, samples, out)
     else:
-        samples = recipe.sample_images(model, args.count, seed=args.seed)
-        _write_images(samples, out)
+        samples = recipe.sample_images(model, args.count, seed=args.seed, **diffusion)
+        columns = 10 if diffusion and diffusion.get("label") is None else 8  # a class a column
+        _write_images(samples, out, columns)
     _say(f"{len(samples)} samples of {recipe.name} (epoch {checkpoint['epoch']}, seed "
          f"{args.seed}): {out}")
     return 0
+
+
+def _diffusion_options(args, recipe) -> dict:
+    """--class, --steps and --guidance as sample_images' keywords, for a run that takes
+    them (a class-conditional diffusion model, sampled by DDIM); a clear error for any
+    other run given one of them."""
+    given = {flag: value for flag, value in (("--class", args.label), ("--steps", args.steps),
+                                             ("--guidance", args.guidance))
+             if value is not None}
+    if not hasattr(recipe, "denoise"):
+        if given:
+            raise ValueError(f"sample: {', '.join(given)} apply to a class-conditional "
+                             f"diffusion run (fashion-ddpm), sampled by DDIM; this is a run "
+                             f"of {recipe.name}")
+        return {}
+    return {"label": args.label, "steps": args.steps, "guidance": args.guidance}
 
 
 def _write_points(recipe, points: np.ndarray, out: Path) -> None:
@@ -190,13 +208,13 @@ def _write_points(recipe, points: np.ndarray, out: Path) -> None:
         np.save(file, points.astype(np.float32), allow_pickle=False)
 
 
-def _write_images(images: np.ndarray, out: Path) -> None:
+def _write_images(images: np.ndarray, out: Path, columns: int = 8) -> None:
     """A grid as PNG, or the (N, 1, 28, 28) float32 array as .npy, written atomically."""
     from .files import atomic_open
     from .tools import image_plots
 
     if out.suffix.lower() == ".png":
-        image_plots.save_grid(images, out)
+        image_plots.save_grid(images, out, columns=columns)
         return
     with atomic_open(out) as file:
         np.save(file, images, allow_pickle=False)
@@ -351,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=cmd_predict)
 
     sample = commands.add_parser("sample", help="text from a language-model run, images "
-                                 "from a VAE or GAN run")
+                                 "from a VAE, GAN or diffusion run")
     sample.add_argument("run", help="run folder (its best.npz, else last.npz) or checkpoint "
                         "file")
     sample.add_argument("--prompt", default="\n", help="text to start from (default: a "
@@ -370,6 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="images: how many (default 64)")
     sample.add_argument("--out", metavar="FILE", help="images: FILE.png (a grid) or FILE.npy "
                         "((N, 1, 28, 28) float32 in [0, 1])")
+    sample.add_argument("--class", dest="label", type=_positive(int, "a whole number",
+                                                                zero_allowed=True),
+                        help="fashion-ddpm: images of this class (0-9; default: the "
+                        "classes in turn)")
+    sample.add_argument("--steps", type=_positive(int, "a whole number"),
+                        help="fashion-ddpm: DDIM steps (1 to T; default 50)")
+    sample.add_argument("--guidance", type=_positive(float, "a number", zero_allowed=True),
+                        help="fashion-ddpm: classifier-free guidance scale w (0: "
+                        "unconditional, 1: conditional; default 2)")
     sample.set_defaults(handler=cmd_sample)
 
     score = commands.add_parser("score", help="sample quality (FCD, class coverage, "

@@ -54,9 +54,11 @@ class SampleGrid(Callback):
 
     decode(model, z) -> images (N, 1, 28, 28) in [0, 1] for codes z (Tensor (N, size))."""
 
-    def __init__(self, model, decode, latent_size: int, folder, count: int = GRID_COUNT):
+    def __init__(self, model, decode, latent_size: int, folder, count: int = GRID_COUNT,
+                 columns: int = 8):
         self.model, self.decode, self.folder = model, decode, Path(folder)
         self.codes = fixed_codes(count, latent_size)
+        self.columns = columns
 
     def images(self) -> np.ndarray:
         return evaluated(self.model, lambda z: self.decode(self.model, z), self.codes)
@@ -67,8 +69,9 @@ class SampleGrid(Callback):
         images = self.images()
         # untitled, so progress_pictures reads the grid back pixel for pixel
         image_plots.save_grid(images, self.folder / f"samples-epoch-{epoch:03d}.png",
-                              scale=GRID_SCALE)
-        image_plots.save_grid(images, self.folder / "samples.png", title=f"epoch {epoch}")
+                              columns=self.columns, scale=GRID_SCALE)
+        image_plots.save_grid(images, self.folder / "samples.png", columns=self.columns,
+                              title=f"epoch {epoch}")
 
     def on_train_end(self, trainer):
         epoch_files = sample_files(self.folder, trainer.epoch)

@@ -249,6 +249,13 @@ def features(images, classifier=None) -> np.ndarray:
     return _activations(_images(images, "features"), classifier)[0]
 
 
+def predicted_classes(images, classifier=None) -> np.ndarray:
+    """The classifier's class (N,) int64 of each image (N, 1, 28, 28) or (N, 28, 28) in
+    [0, 1]: how a conditional generator's "asked for class k" is checked."""
+    classifier = _check_classifier(classifier, "predicted_classes")
+    return _activations(_images(images, "predicted_classes"), classifier)[1].argmax(axis=1)
+
+
 def _fingerprint(classifier: FeatureClassifier) -> str:
     """A hash of the weights: the key of the classifier's cached test-set statistics."""
     digest = hashlib.sha256()
