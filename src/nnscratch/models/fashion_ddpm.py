@@ -186,7 +186,7 @@ class FashionDDPMRecipe(ImageRecipe):
         return np.clip((np.concatenate(images) + 1.0) * 0.5, 0.0, 1.0).astype(np.float32)
 
     def grid_images(self, model, noise: Tensor) -> Tensor:
-        """The per-epoch grid: x_T rows of noise, classes 0..9 in turn (10 columns)."""
+        """The per-epoch grid from fixed x_T (noise, flattened): a row of 10 per class."""
         labels = np.arange(len(noise.data)) // CLASSES % CLASSES
         x = noise.data.reshape((-1,) + IMAGE)
         return Tensor((self.denoise(model, x, labels) + 1.0) * 0.5)
