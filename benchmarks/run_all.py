@@ -16,7 +16,7 @@ import torch
 from timing import fmt
 
 MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn", "lstm",
-           "recipe_char_lstm", "gpt", "recipe_char_gpt", "dcgan", "vae"]
+           "recipe_char_lstm", "gpt", "recipe_char_gpt", "dcgan", "vae", "unet"]
 
 
 def main() -> None:

@@ -115,3 +115,14 @@ def compare_layers(ours, theirs, x, dtype, seed=1, what="", **forward_kwargs):
         assert p.grad.dtype == dtype
         close(p.grad, theirs_params[name].grad, dtype, f"{what} gradient of {name}")
     return out, out_t
+
+
+class float64_default:
+    """A block in which new tensors and parameters are float64 (the default put back)."""
+
+    def __enter__(self):
+        self.saved = ns.get_default_dtype()
+        ns.set_default_dtype(ns.float64)
+
+    def __exit__(self, *exc):
+        ns.set_default_dtype(self.saved)

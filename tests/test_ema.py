@@ -9,15 +9,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import nnscratch as ns
 from nnscratch import nn, optim
-
-
-class _float64:
-    def __enter__(self):
-        self.saved = ns.get_default_dtype()
-        ns.set_default_dtype(ns.float64)
-
-    def __exit__(self, *exc):
-        ns.set_default_dtype(self.saved)
+from oracle import float64_default
 
 
 def _pair():
@@ -31,7 +23,7 @@ def _pair():
 
 def test_ema_matches_pytorchs_averaged_model_step_by_step():
     ns.manual_seed(0)
-    with _float64():
+    with float64_default():
         ours, theirs = _pair()
     ema = optim.EMA(ours, decay=0.9)
     their_ema = AveragedModel(theirs, multi_avg_fn=get_ema_multi_avg_fn(0.9))

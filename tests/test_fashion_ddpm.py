@@ -25,6 +25,7 @@ from nnscratch.models import fashion_ddpm as fd
 from nnscratch.models.recipe import Splits
 from nnscratch.models.runner import load_trained, train_recipe
 from nnscratch.models.unet import UNet
+from oracle import float64_default
 from test_cli import assert_one_line_error, run
 from test_generative_recipes import assert_same
 
@@ -43,18 +44,9 @@ def one_blas_thread():
 
 
 # --- one training step against PyTorch ---------------------------------------------------
-class _float64:
-    def __enter__(self):
-        self.saved = ns.get_default_dtype()
-        ns.set_default_dtype(ns.float64)
-
-    def __exit__(self, *exc):
-        ns.set_default_dtype(self.saved)
-
-
 def test_a_conditional_training_step_matches_pytorch_loss_gradients_weights_and_ema():
     n, steps, decay, p = 6, 1000, 0.9, 0.5
-    with _float64():
+    with float64_default():
         ns.manual_seed(2)
         net = UNet(num_classes=10, **SMALL)
         model = fd.EMADenoiser(net, decay).to(np.float64)
