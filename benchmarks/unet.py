@@ -180,7 +180,7 @@ def rows(steps: int = STEPS) -> list[tuple[str, float, float]]:
 def main(steps: int = STEPS, repeats: int = REPEATS, sampling: bool = True) -> None:
     import torch
 
-    print(f"fashion-ddpm U-Net ({sum(p.size for p in our_model().net.parameters()):,} "
+    print(f"fashion-ddpm U-Net ({our_model().net.num_parameters():,} "
           f"parameters): one training step, batch {BATCH}; torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads, NumPy {np.__version__} with BLAS threads: "
           f"{_blas_threads()}, {os.cpu_count()} CPUs")
