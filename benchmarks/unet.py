@@ -38,7 +38,7 @@ import torch_fashion_ddpm as twin  # sets OMP_WAIT_POLICY=PASSIVE before importi
 from cnn import data as fashion_images
 from lstm import _blas_threads, alternate
 from nnscratch import backend, optim
-from nnscratch.models import diffusion, get
+from nnscratch.models import get
 from nnscratch.models import fashion_ddpm as fd
 from timing import THREADS_HELP, fmt, limit_threads
 

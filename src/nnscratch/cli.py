@@ -264,6 +264,22 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_lab(args) -> int:
+    from . import labs
+
+    if args.name is None:
+        questions = labs.questions()
+        width = max(len(name) for name in questions)
+        for name, question in questions.items():
+            _say(f"{name:{width}s}  {question}")
+        _say("run one: nnscratch lab NAME [--quick] [--out FOLDER]")
+        return 0
+    summary = labs.run_lab(args.name, quick=args.quick, out=args.out, say=None)
+    _say(summary["conclusion"])
+    _say(f"lab folder: {summary['folder']} ({summary['seconds']:.1f} s)")
+    return 0
+
+
 def cmd_summary(args) -> int:
     from .models import get
     from .tools import summary
@@ -410,6 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--no-reference", action="store_true", help="skip the reference rows "
                        "(real, blurred and noise images)")
     score.set_defaults(handler=cmd_score)
+
+    lab = commands.add_parser("lab", help="a learner's question answered by an experiment "
+                              "(no name: the list)")
+    lab.add_argument("name", nargs="?", help="the lab (see `nnscratch lab`)")
+    lab.add_argument("--quick", action="store_true", help="a smaller run (seconds)")
+    lab.add_argument("--out", default="runs", help="folder for lab folders (default runs)")
+    lab.set_defaults(handler=cmd_lab)
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameters")
     summary.add_argument("recipe")

@@ -1,0 +1,82 @@
+"""Labs: a learner's questions ("why a bias?", "why not the step function?"), each
+answered by a short experiment with this project's own layers.
+
+A lab is one module of this package, readable top to bottom, with
+
+    QUESTION: str                      the question, in one line
+    run(folder, quick, say) -> (result, conclusion)
+
+`run` draws from the seeded generator, writes one or two PNGs into `folder` and returns
+its measured numbers (`result`, saved as result.json) and a short conclusion whose every
+number comes from `result`. quick: a smaller run (at most about 15 s; the tests use it).
+
+`nnscratch lab` lists the labs; `nnscratch lab NAME [--quick] [--out runs]` runs one into
+runs/lab-NAME-<timestamp>/.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+from .. import backend
+from ..files import atomic_open
+
+# name -> module in this package
+LABS = {
+    "bias": "bias",
+    "nonlinearity": "nonlinearity",
+    "step-vs-sigmoid": "step_vs_sigmoid",
+}
+SEED = 0
+
+
+def module(name: str):
+    """The lab module called `name`; KeyError naming the labs there are."""
+    if name not in LABS:
+        raise KeyError(f"unknown lab {name!r}; labs: {', '.join(sorted(LABS))}")
+    return importlib.import_module(f".{LABS[name]}", __name__)
+
+
+def questions() -> dict[str, str]:
+    """{name: question} of every lab, in the listing's order."""
+    return {name: module(name).QUESTION for name in LABS}
+
+
+def _folder(root, name: str) -> Path:
+    from ..models.runner import new_run_folder
+
+    return new_run_folder(root, f"lab-{name}")
+
+
+def run_lab(name: str, quick: bool = False, out="runs", say=print) -> dict:
+    """Run lab `name` into a new folder under `out`, seeded with SEED; returns
+    {"folder", "result", "conclusion", "seconds"} and writes result.json there."""
+    lab = module(name)
+    folder = _folder(out, name)
+    started = time.perf_counter()
+    with backend.seeded(SEED):
+        result, conclusion = lab.run(folder, bool(quick), say or (lambda _: None))
+    seconds = time.perf_counter() - started
+    record = {"lab": name, "question": lab.QUESTION, "quick": bool(quick),
+              "seconds": round(seconds, 3), "result": result, "conclusion": conclusion}
+    with atomic_open(folder / "result.json", "w") as file:
+        json.dump(record, file, indent=2)
+    return {"folder": folder, "result": result, "conclusion": conclusion, "seconds": seconds}
+
+
+def train(model, loss_fn, optimizer, steps: int, record=None) -> list[float]:
+    """`steps` full-batch steps of loss_fn(model) -> loss Tensor; the losses, and
+    record(step) called after each step when given (what most labs' curves need)."""
+    losses = []
+    for step in range(steps):
+        loss = loss_fn(model)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if record is not None:
+            record(step)
+    return losses
