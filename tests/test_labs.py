@@ -38,7 +38,7 @@ def test_every_lab_writes_pictures_and_its_numbers(results, name):
     assert 1 <= len(pictures) <= 2
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in pictures)
     assert record["lab"] == name and record["quick"] is True and record["result"]
-    assert record["question"] == labs.module(name).QUESTION
+    assert record["question"] == labs.question(name) and record["question"].endswith("?")
     assert record["seconds"] < 30  # --quick: seconds (15 s budget on an idle machine)
 
 
@@ -75,3 +75,55 @@ def test_cli_lists_runs_and_refuses_an_unknown_lab(capsys, tmp_path):
     code, _, err = run(capsys, "lab", "nope", "--out", tmp_path / "x")
     assert_one_line_error(code, err, "unknown lab 'nope'", "bias")
     assert not (tmp_path / "x").exists()
+
+
+def test_vanishing_gradients_lab_sigmoid_vanishes_and_relu_does_not(results):
+    result = results["vanishing-gradients"][1]["result"]
+    sigmoid, relu = result["sigmoid"], result["ReLU"]
+    assert relu["gradient_norms_at_init"][0] > sigmoid["gradient_norms_at_init"][0]
+    for other in ("tanh", "ReLU", "GELU"):
+        assert sigmoid["first_over_last_at_init"] < 1e-3 * result[other]["first_over_last_at_init"]
+
+
+@pytest.mark.parametrize("name, pair", [("relu-vs-gelu", ("ReLU", "GELU")),
+                                        ("tanh-vs-sigmoid", ("tanh", "sigmoid"))])
+def test_activation_races_train_both_nets(results, name, pair):
+    result = results[name][1]["result"]
+    assert set(result) == set(pair)
+    for activation in pair:
+        assert result[activation]["final_loss"] < result[activation]["loss_after_a_tenth"]
+    if name == "tanh-vs-sigmoid":
+        assert result["tanh"]["final_loss"] < result["sigmoid"]["final_loss"]
+    else:
+        assert min(result[a]["train_accuracy"] for a in pair) > 0.8
+
+
+def test_init_lab_symmetry_never_breaks_and_scale_matters(results):
+    result = results["init"][1]["result"]
+    for activation in ("ReLU", "tanh"):
+        for scheme in ("zeros", "constant 0.1"):
+            assert result["training"][f"{activation}, {scheme}"]["first_layer_unit_spread"] == 0
+        assert (result["training"][f"{activation}, He"]["train_accuracy"]
+                > result["training"][f"{activation}, zeros"]["train_accuracy"] + 0.2)
+    stds = result["activation_std"]["ReLU"]
+    assert stds["N(0, 1)"][-1] > 1e3 * stds["He"][-1]
+    assert 0.1 < stds["He"][-1] < 10 and stds["Glorot"][-1] < stds["He"][-1]
+
+
+def test_optimizers_lab_momentum_beats_sgd_and_adam_fits_fastest(results):
+    result = results["optimizers"][1]["result"]
+    assert result["momentum"]["distance_to_minimum"] < result["SGD"]["distance_to_minimum"]
+    assert result["Adam"]["spiral_final_loss"] < result["SGD"]["spiral_final_loss"]
+
+
+def test_lr_decay_lab_decay_settles_and_the_finder_suggests_a_sane_rate(results):
+    result = results["lr-decay"][1]["result"]
+    assert result["cosine"]["last_tenth_spread"] < result["constant"]["last_tenth_spread"]
+    assert 1e-4 < result["range_test_suggestion"] < 1.0
+
+
+def test_overfitting_lab_the_9_degree_polynomial_fits_noise(results):
+    result = results["overfitting"][1]["result"]
+    poly3, poly9 = result["polynomial, degree 3"], result["polynomial, degree 9"]
+    assert poly9["train_mse"] < poly3["train_mse"] and poly9["test_mse"] > 3 * poly3["test_mse"]
+    assert result["MLP"]["train_mse"] < result["noise_floor_mse"] < result["MLP"]["test_mse"]

@@ -6,6 +6,9 @@ A lab is one module of this package, readable top to bottom, with
     QUESTION: str                      the question, in one line
     run(folder, quick, say) -> (result, conclusion)
 
+(a module that serves several labs, one experiment with other settings, has QUESTIONS
+{name: question} and VARIANTS {name: keyword arguments of run} instead).
+
 `run` draws from the seeded generator, writes one or two PNGs into `folder` and returns
 its measured numbers (`result`, saved as result.json) and a short conclusion whose every
 number comes from `result`. quick: a smaller run (at most about 15 s; the tests use it).
@@ -29,6 +32,13 @@ LABS = {
     "bias": "bias",
     "nonlinearity": "nonlinearity",
     "step-vs-sigmoid": "step_vs_sigmoid",
+    "vanishing-gradients": "vanishing_gradients",
+    "init": "init",
+    "optimizers": "optimizers",
+    "lr-decay": "lr_decay",
+    "overfitting": "overfitting",
+    "relu-vs-gelu": "activation_race",
+    "tanh-vs-sigmoid": "activation_race",
 }
 SEED = 0
 
@@ -40,9 +50,15 @@ def module(name: str):
     return importlib.import_module(f".{LABS[name]}", __name__)
 
 
+def question(name: str) -> str:
+    """Lab `name`'s question (a module serving several labs has one per name)."""
+    lab = module(name)
+    return getattr(lab, "QUESTIONS", {}).get(name, getattr(lab, "QUESTION", None))
+
+
 def questions() -> dict[str, str]:
     """{name: question} of every lab, in the listing's order."""
-    return {name: module(name).QUESTION for name in LABS}
+    return {name: question(name) for name in LABS}
 
 
 def _folder(root, name: str) -> Path:
@@ -58,9 +74,10 @@ def run_lab(name: str, quick: bool = False, out="runs", say=print) -> dict:
     folder = _folder(out, name)
     started = time.perf_counter()
     with backend.seeded(SEED):
-        result, conclusion = lab.run(folder, bool(quick), say or (lambda _: None))
+        result, conclusion = lab.run(folder, bool(quick), say or (lambda _: None),
+                                     **getattr(lab, "VARIANTS", {}).get(name, {}))
     seconds = time.perf_counter() - started
-    record = {"lab": name, "question": lab.QUESTION, "quick": bool(quick),
+    record = {"lab": name, "question": question(name), "quick": bool(quick),
               "seconds": round(seconds, 3), "result": result, "conclusion": conclusion}
     with atomic_open(folder / "result.json", "w") as file:
         json.dump(record, file, indent=2)
@@ -80,3 +97,24 @@ def train(model, loss_fn, optimizer, steps: int, record=None) -> list[float]:
         if record is not None:
             record(step)
     return losses
+
+
+def spiral_classifier(activation, depth: int = 2, width: int = 64, classes: int = 3):
+    """The labs' small classifier of 2-d points: depth Linear-activation layers of `width`
+    units, then a Linear to the classes."""
+    from .. import nn
+
+    layers, inputs = [], 2
+    for _ in range(depth):
+        layers += [nn.Linear(inputs, width), activation()]
+        inputs = width
+    return nn.Sequential(*layers, nn.Linear(inputs, classes))
+
+
+def accuracy(model, x, y) -> float:
+    """The fraction of points (N, 2) whose largest output is their label."""
+    import numpy as np
+
+    from ..tensor import Tensor
+
+    return float(np.mean(model(Tensor(x)).data.argmax(axis=1) == y))

@@ -15,18 +15,9 @@ from .. import functional as F
 from .. import nn, optim
 from ..data import synthetic
 from ..tensor import Tensor
-from . import train
+from . import accuracy, spiral_classifier, train
 
 QUESTION = "Why does a network need a non-linear activation?"
-
-
-def _net(activation) -> nn.Module:
-    return nn.Sequential(nn.Linear(2, 64), activation(), nn.Linear(64, 64), activation(),
-                         nn.Linear(64, 3))
-
-
-def _accuracy(model, x, y) -> float:
-    return float(np.mean(model(Tensor(x)).data.argmax(axis=1) == y))
 
 
 def run(folder, quick: bool, say):
@@ -34,13 +25,13 @@ def run(folder, quick: bool, say):
 
     x, y = synthetic.spiral(100, 3)
     steps = 300 if quick else 1500
-    nets = {"identity": _net(nn.Identity), "ReLU": _net(nn.ReLU)}
+    nets = {"identity": spiral_classifier(nn.Identity), "ReLU": spiral_classifier(nn.ReLU)}
     result = {}
     for name, model in nets.items():
         optimizer = optim.Adam(model.parameters(), lr=0.01)
         losses = train(model, lambda m: F.cross_entropy(m(Tensor(x)), Tensor(y)), optimizer,
                        steps)
-        result[name] = {"train_accuracy": _accuracy(model, x, y), "final_loss": losses[-1]}
+        result[name] = {"train_accuracy": accuracy(model, x, y), "final_loss": losses[-1]}
     # The identity net is one linear map: check it by composing its layers' weights.
     layers = [m for m in nets["identity"] if isinstance(m, nn.Linear)]
     w, b = np.eye(2, dtype=np.float32), np.zeros(2, np.float32)
