@@ -132,3 +132,22 @@ def test_not_recorded_under_no_grad():
     with ns.no_grad():
         y = F.dropout(x, 0.5)
     assert not y.requires_grad
+
+
+def test_gaussian_noise_adds_noise_in_training_only_with_an_identity_gradient():
+    layer = ns.nn.GaussianNoise(0.5)
+    x = ns.tensor(np.zeros((200, 100), np.float32), requires_grad=True)
+    out = layer(x)
+    assert abs(float(out.data.std()) - 0.5) < 0.01 and abs(float(out.data.mean())) < 0.01
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones((200, 100), np.float32))
+    layer.eval()
+    assert layer(x) is x
+    with ns.backend.seeded(3):
+        a = ns.nn.GaussianNoise(1.0)(x).data
+    with ns.backend.seeded(3):
+        np.testing.assert_array_equal(ns.nn.GaussianNoise(1.0)(x).data, a)
+    assert repr(ns.nn.GaussianNoise(0.3)) == "GaussianNoise(std=0.3)"
+    for bad in (-1.0, float("nan"), "0.1", True):
+        with pytest.raises(ValueError, match="std must be a number >= 0"):
+            ns.nn.GaussianNoise(bad)

@@ -127,3 +127,16 @@ def test_overfitting_lab_the_9_degree_polynomial_fits_noise(results):
     poly3, poly9 = result["polynomial, degree 3"], result["polynomial, degree 9"]
     assert poly9["train_mse"] < poly3["train_mse"] and poly9["test_mse"] > 3 * poly3["test_mse"]
     assert result["MLP"]["train_mse"] < result["noise_floor_mse"] < result["MLP"]["test_mse"]
+
+
+def test_dropout_lab_inverted_scaling_keeps_the_expected_sum(results):
+    result = results["dropout-scaling"][1]["result"]
+    full, means = result["full_sum"], result["mean_sum"]
+    assert abs(means["inverted (x 1/(1-p))"] - full) < 0.01 * full
+    assert abs(means["plain (no factor)"] - (1 - result["p"]) * full) < 0.01 * full
+    training = result["training"]
+
+    def gap(name):
+        return training[name]["train_accuracy"] - training[name]["test_accuracy"]
+
+    assert gap("no regularisation") > gap("dropout 0.5")

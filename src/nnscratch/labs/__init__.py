@@ -39,6 +39,7 @@ LABS = {
     "overfitting": "overfitting",
     "relu-vs-gelu": "activation_race",
     "tanh-vs-sigmoid": "activation_race",
+    "dropout-scaling": "dropout_scaling",
 }
 SEED = 0
 

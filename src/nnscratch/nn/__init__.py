@@ -19,7 +19,7 @@ from .activation import (
 from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
-from .dropout import Dropout
+from .dropout import Dropout, GaussianNoise
 from .embedding import Embedding
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -49,7 +49,8 @@ from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "BRU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CategoricalCrossEntropy",
-    "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss", "Identity",
+    "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GaussianNoise", "GELU", "HuberLoss",
+    "Identity",
     "GroupNorm", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU",
     "Sigmoid", "Softmax", "Softplus", "Sparsemax", "Step", "Tanh", "Unflatten", "init",

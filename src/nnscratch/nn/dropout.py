@@ -27,3 +27,28 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class GaussianNoise(Module):
+    """Add N(0, std^2) noise to every element while training (Keras's GaussianNoise); the
+    identity in eval mode. A regulariser for inputs: where dropout would zero pixels, a
+    little noise keeps them all while still never showing the net the same input twice.
+    The noise is drawn from the project's seeded generator; d/dx is the identity."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or not std >= 0:
+            raise ValueError(f"GaussianNoise: std must be a number >= 0, got {std!r}")
+        self.std = float(std)
+
+    def forward(self, x):
+        if not self.training or self.std == 0:
+            return x
+        from .. import backend
+        from ..tensor import Tensor
+
+        noise = backend.generator().standard_normal(x.shape) * self.std
+        return x + Tensor(noise.astype(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
