@@ -140,3 +140,20 @@ def test_dropout_lab_inverted_scaling_keeps_the_expected_sum(results):
         return training[name]["train_accuracy"] - training[name]["test_accuracy"]
 
     assert gap("no regularisation") > gap("dropout 0.5")
+
+
+def test_softmax_ce_lab_the_fused_gradient_is_fastest_and_all_agree(results):
+    result = results["softmax-ce-speed"][1]["result"]
+    classes = sorted(result, key=int)
+    assert all(r["largest_difference"] < 1e-5 for r in result.values())
+    largest = result[classes[-1]]
+    assert largest["jacobian_over_fused"] > 3 and largest["separate_over_fused"] > 1
+    assert largest["jacobian_over_fused"] > result[classes[0]]["jacobian_over_fused"]
+
+
+def test_matmul_lab_large_products_run_faster_per_flop(results):
+    result = results["matmul"][1]["result"]
+    f32 = result["cpu"]["float32"]
+    sizes = sorted(f32, key=int)
+    assert f32[sizes[-1]] > 2 * f32[sizes[0]]
+    assert result["gpu"] is None or result["gpu"]["float32"][sizes[-1]] > 0

@@ -40,6 +40,8 @@ LABS = {
     "relu-vs-gelu": "activation_race",
     "tanh-vs-sigmoid": "activation_race",
     "dropout-scaling": "dropout_scaling",
+    "softmax-ce-speed": "softmax_ce_speed",
+    "matmul": "matmul",
 }
 SEED = 0
 
