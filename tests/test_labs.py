@@ -157,3 +157,12 @@ def test_matmul_lab_large_products_run_faster_per_flop(results):
     sizes = sorted(f32, key=int)
     assert f32[sizes[-1]] > 2 * f32[sizes[0]]
     assert result["gpu"] is None or result["gpu"]["float32"][sizes[-1]] > 0
+
+
+def test_pooling_lab_pooled_features_move_less_than_pixels(results):
+    result = results["pooling-invariance"][1]["result"]
+    pixels = result["unpooled pixels"]
+    for name, changes in result.items():
+        if name != "unpooled pixels":
+            assert changes["shift 1"] < 0.75 * pixels["shift 1"], name
+        assert changes["shift 1"] < changes["shift 3"], name

@@ -10,6 +10,7 @@ import torch.nn.functional as TF
 
 import nnscratch as ns
 from nnscratch import functional as F
+from nnscratch.functional.pooling import gaussian_window
 from oracle import check_gradient, compare_with_torch, rng
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
@@ -507,3 +508,39 @@ def test_pooling_and_interpolate_return_one_gradient_per_parent(call):
     assert isinstance(grads, tuple) and len(grads) == len(out._parents)
     for grad, parent in zip(grads, out._parents, strict=True):
         assert grad is None or grad.shape == parent.shape
+
+
+# --- weighted_avg_pool2d: a Gaussian-weighted average over each window ------------------
+WEIGHTED_CASES = [((2, 3, 6, 6), 3, None, 0, 1.0), ((1, 2, 7, 5), 3, 2, 1, 0.7),
+                  ((2, 1, 4, 4), 2, 1, 0, 2.0), ((3, 5, 5), 3, 1, 1, 1.5)]
+
+
+@pytest.mark.parametrize("shape, k, stride, padding, sigma", WEIGHTED_CASES)
+def test_weighted_avg_pool2d_gradient_and_torch_depthwise_conv(shape, k, stride, padding,
+                                                               sigma):
+    x = rng(4).standard_normal(shape)
+    check_gradient(lambda t: F.weighted_avg_pool2d(t, k, stride, padding, sigma), [x])
+    weights = torch.from_numpy(gaussian_window((k, k), sigma))
+    channels = shape[-3]
+
+    def oracle(t):  # the same average as a depthwise conv with a fixed kernel
+        batched = t if t.ndim == 4 else t[None]
+        kernel = weights.to(t.dtype).expand(channels, 1, k, k)
+        out = TF.conv2d(batched, kernel, stride=stride or k, padding=padding, groups=channels)
+        return out if t.ndim == 4 else out[0]
+
+    compare_with_torch(lambda t: F.weighted_avg_pool2d(t, k, stride, padding, sigma), oracle,
+                       [x])
+
+
+def test_weighted_avg_pool2d_limits_and_bad_input():
+    x = rng(5).standard_normal((1, 1, 4, 4)).astype(np.float32)
+    wide = F.weighted_avg_pool2d(ns.tensor(x), 2, sigma=1e6).numpy()
+    np.testing.assert_allclose(wide, F.avg_pool2d(ns.tensor(x), 2).numpy(), rtol=1e-5)
+    narrow = F.weighted_avg_pool2d(ns.tensor(x), 3, 1, 1, sigma=0.05).numpy()
+    np.testing.assert_allclose(narrow, x, rtol=1e-5, atol=1e-6)  # only the centre counts
+    for bad in (0, -1.0, "1", True):
+        with pytest.raises(ValueError, match="sigma must be a number > 0"):
+            F.weighted_avg_pool2d(ns.tensor(x), 2, sigma=bad)
+    with pytest.raises(ValueError, match="weighted_avg_pool2d: expected input of shape"):
+        F.weighted_avg_pool2d(ns.tensor(np.zeros(4, np.float32)), 2)

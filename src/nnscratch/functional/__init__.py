@@ -61,6 +61,7 @@ from .pooling import (
     lp_pool2d,
     max_pool1d,
     max_pool2d,
+    weighted_avg_pool2d,
 )
 from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
 from .reduction import (
@@ -110,7 +111,7 @@ __all__ = [
     "where",
     "conv1d", "conv2d", "conv_transpose2d",
     "adaptive_avg_pool2d", "avg_pool2d", "interpolate", "lp_pool2d", "max_pool1d",
-    "max_pool2d", "upsample",
+    "max_pool2d", "upsample", "weighted_avg_pool2d",
     "embedding", "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "rnn_cell",
     "masked_fill", "scaled_dot_product_attention", "tril", "triu",
 ]

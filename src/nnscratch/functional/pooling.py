@@ -334,6 +334,53 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     return record(out[0] if unbatched else out, (input,), backward, op)
 
 
+def gaussian_window(kernel_size, sigma: float, dtype=np.float64) -> np.ndarray:
+    """(KH, KW) weights exp(-d^2 / (2 sigma^2)) of each position's distance d from the
+    window's centre, normalised to sum to 1."""
+    kh, kw = kernel_size
+    rows = np.arange(kh) - (kh - 1) / 2
+    cols = np.arange(kw) - (kw - 1) / 2
+    weights = np.exp(-(rows[:, None] ** 2 + cols[None] ** 2) / (2 * sigma * sigma))
+    return (weights / weights.sum()).astype(dtype)
+
+
+def weighted_avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0,
+                        sigma: float = 1.0) -> Tensor:
+    """A weighted average over each kernel_size window, the weights falling with the
+    distance from the window's centre (Gaussian, `sigma` pixels; `gaussian_window`).
+
+    x: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) or (C, OH, OW), as avg_pool2d (stride
+    defaults to kernel_size; zero padding, at most kernel_size // 2, counted). A very
+    large sigma is avg_pool2d; a small one keeps mostly the centre pixel.
+        y[n, c, i, j] = sum over (p, q) of w[p, q] x_pad[n, c, i*sh + p, j*sw + q]
+    Gradient: dL/dx_pad[n, c, i*sh + p, j*sw + q] += w[p, q] g[n, c, i, j] (summed over
+    the windows that read it).
+    """
+    op = "weighted_avg_pool2d"
+    x, unbatched = _batched(input, 2, op)
+    _check_float(x, op)
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+        raise ValueError(f"{op}: sigma must be a number > 0 (pixels), got {sigma!r}")
+    win = _windows(x.shape, 2, kernel_size, stride, padding, 1, False, op)
+    weights = gaussian_window(win.kernel, sigma).ravel()
+    x_pad = _pad(x, win, 0)
+    out = None
+    for index, window in win.offsets():
+        term = x_pad[window] * x.dtype.type(weights[index])
+        out = term if out is None else out.__iadd__(term)
+
+    def backward(g):
+        g = g[None] if unbatched else g
+        xp = backend.array_module(g)
+        grad = xp.zeros_like(g, shape=win.padded_shape(g.shape[:2]))
+        for index, window in win.offsets():
+            grad[window] += g * g.dtype.type(weights[index])
+        grad = _unpad(grad, win)
+        return (grad[0] if unbatched else grad,)
+
+    return record(out[0] if unbatched else out, (input,), backward, op)
+
+
 def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
               ceil_mode: bool = False) -> Tensor:
     """Power-average pooling (sum of x^p over each window)^(1/p), as PyTorch's lp_pool2d.

@@ -42,6 +42,7 @@ LABS = {
     "dropout-scaling": "dropout_scaling",
     "softmax-ce-speed": "softmax_ce_speed",
     "matmul": "matmul",
+    "pooling-invariance": "pooling_invariance",
 }
 SEED = 0
 
