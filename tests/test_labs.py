@@ -166,3 +166,42 @@ def test_pooling_lab_pooled_features_move_less_than_pixels(results):
         if name != "unpooled pixels":
             assert changes["shift 1"] < 0.75 * pixels["shift 1"], name
         assert changes["shift 1"] < changes["shift 3"], name
+
+
+def test_validation_lab_picking_on_test_is_the_optimistic_pick(results):
+    result = results["validation-vs-test"][1]["result"]
+    assert (result["test_optimism_when_picked_on_test"]
+            >= result["test_optimism_when_picked_on_validation"] - 1e-12)
+    assert len(result["trials"]) >= 8
+
+
+def test_input_scaling_lab_raw_pixels_train_worst(results):
+    result = results["input-scaling"][1]["result"]
+    raw = result["raw 0-255"]["val_accuracy"]
+    assert all(result[name]["val_accuracy"] > raw + 0.2
+               for name in ("[0, 1]", "[-1, 1]", "standardised"))
+
+
+def test_data_size_lab_more_data_closes_the_gap(results):
+    result = results["data-size"][1]["result"]
+    sizes = sorted(result, key=int)
+    first, last = result[sizes[0]], result[sizes[-1]]
+    assert last["test_accuracy"] > first["test_accuracy"]
+    assert (last["train_accuracy"] - last["test_accuracy"]
+            < first["train_accuracy"] - first["test_accuracy"])
+
+
+def test_memorization_lab_random_labels_are_fitted_without_generalising(results):
+    result = results["memorization"][1]["result"]
+    noise, real = result["random labels"], result["real labels"]
+    assert noise["held_out_accuracy"] < 0.2 < 0.6 < real["held_out_accuracy"]
+    assert noise["train_accuracy"] > noise["held_out_accuracy"] + 0.4
+    assert real["epochs_to_95_percent"] is not None
+
+
+def test_kernels_lab_edge_kernels_answer_to_edges_only(results):
+    result = results["kernels"][1]["result"]
+    for name in ("sharpen", "edges", "emboss"):
+        kernel = result["hand_kernels"][name]
+        assert kernel["mean_abs_response_edges"] > 10 * kernel["mean_abs_response_flat"]
+    assert result["cnn_held_out_accuracy"] > 0.6

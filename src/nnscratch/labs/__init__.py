@@ -43,6 +43,11 @@ LABS = {
     "softmax-ce-speed": "softmax_ce_speed",
     "matmul": "matmul",
     "pooling-invariance": "pooling_invariance",
+    "validation-vs-test": "validation_vs_test",
+    "input-scaling": "input_scaling",
+    "data-size": "data_size",
+    "memorization": "memorization",
+    "kernels": "kernels",
 }
 SEED = 0
 
@@ -122,3 +127,50 @@ def accuracy(model, x, y) -> float:
     from ..tensor import Tensor
 
     return float(np.mean(model(Tensor(x)).data.argmax(axis=1) == y))
+
+
+def fashion_slices(*counts: int, flat: bool = True):
+    """Consecutive slices of the Fashion-MNIST training images (pixels in [0, 1], flat
+    (N, 784) or (N, 1, 28, 28)) and labels: one (x, y) per count, in a fixed shuffled
+    order (the seeded generator's), so slices are disjoint and balanced on average."""
+    import numpy as np
+
+    from ..data import datasets, transforms
+
+    images, labels, _ = datasets.fashion_mnist("train")
+    order = backend.generator().permutation(len(images))[:sum(counts)]
+    x = transforms.scale_to_unit(images[order])
+    x = x.reshape(len(x), -1) if flat else x[:, None]
+    cuts = np.cumsum((0,) + counts)
+    return [(x[a:b], labels[order][a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def fit_classifier(model, x, y, epochs: int, lr: float = 1e-3, batch_size: int = 128,
+                   optimizer=None):
+    """Minibatch training of a classifier with Adam (or `optimizer`) and cross-entropy;
+    returns the mean loss of each epoch."""
+    from .. import functional as F
+    from .. import optim
+    from ..tensor import Tensor
+
+    optimizer = optimizer or optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        order = backend.generator().permutation(len(x))
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size]
+            loss = F.cross_entropy(model(Tensor(x[batch])), Tensor(y[batch]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(x))
+    return losses
+
+
+def mlp(inputs: int = 784, hidden: int = 128, classes: int = 10):
+    """A one-hidden-layer ReLU classifier, the labs' Fashion-MNIST workhorse."""
+    from .. import nn
+
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, classes))
