@@ -56,7 +56,8 @@ def cmd_train(args) -> int:
         summary = train_recipe(args.recipe, args.epochs, args.batch_size, args.lr, args.seed,
                                args.out, args.resume,
                                progress="lines" if not args.quiet else False, say=_say,
-                               patience=args.patience, **_recipe_options(args))
+                               patience=args.patience, final=args.final or None,
+                               **_recipe_options(args))
     if "stopped" in summary:
         _say(summary["stopped"])
     epochs = summary["epochs"]
@@ -368,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "then bits per byte)")
     train.add_argument("--shape", metavar="NAME", help="toy-ddpm: 'moons' (default) or "
                        "'rings'")
+    train.add_argument("--final", action="store_true", help="after choosing settings on "
+                       "validation: train on training + validation data for those epochs and "
+                       "score the test set once")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)
 

@@ -8,6 +8,7 @@ classifiers, confusion.png and predictions.png; generative runs add their pictur
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import time
@@ -121,14 +122,33 @@ def run_splits(recipe, checkpoint: dict):
         return recipe.data()
 
 
+def final_splits(recipe, splits):
+    """The splits of a final run: the validation split folded into the training data
+    (the settings chosen on it are kept), no validation, the test split untouched."""
+    from .recipe import Recipe
+
+    if type(recipe).fit_arguments is not Recipe.fit_arguments:
+        raise ValueError(f"--final: recipe {recipe.name} trains with a step of its own; "
+                         "folding the validation split into training is supported for the "
+                         "supervised recipes (fit on (x, y))")
+    if splits.val is None or splits.test is None:
+        raise ValueError(f"--final: recipe {recipe.name} has no validation split to fold "
+                         "in, or no test split to score once")
+    merged = tuple(np.concatenate([a, b]) for a, b in zip(splits.train, splits.val,
+                                                           strict=True))
+    return dataclasses.replace(splits, train=merged, val=None)
+
+
 def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                  out="runs", resume=None, progress=True, say=print, patience=None,
-                 **options) -> dict:
+                 final=None, **options) -> dict:
     """Train recipe `name`; returns a summary dict (folder, test scores, timings).
 
     epochs, batch_size, lr, seed: None means the recipe's default (seed 0), or, with
     `resume`, the value the resumed run was started with: its data (drawn from the seed)
     and batches must be the same for the continuation to equal an uninterrupted run.
+    final: train on the training and validation splits together, for the epochs chosen on
+    validation, keep the last epoch and score the test split once (`final_splits`).
     options: the recipe's own settings (e.g. text= for a language model's corpus), None
     meaning its default or the resumed run's.
     """
@@ -145,6 +165,10 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     batch_size = choose(batch_size, "batch_size", recipe.batch_size)
     lr = choose(lr, "lr", recipe.lr)
     seed = choose(seed, "seed", 0)
+    final = bool(choose(final, "final", False))
+    if final and patience is not None:
+        raise ValueError("--final trains for the epochs chosen on validation: there is no "
+                         "validation split left to stop early on (drop --patience)")
     # Checked before any folder is made, so a typo leaves nothing behind on disk.
     _check_positive(epochs=epochs, batch_size=batch_size, lr=lr)
     if resumed and epochs < int(resumed["epoch"]):
@@ -152,13 +176,15 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                          f"--epochs is the total to reach, got {epochs}")
     backend.manual_seed(seed)
     splits = recipe.data()
+    if final:
+        splits = final_splits(recipe, splits)
     model_info = recipe.model_info(splits)
     model = recipe.build_model_for(model_info)
     optimizer = recipe.optimizer(model, lr)
     scheduler = recipe.scheduler(optimizer, epochs)
     fit_arguments = recipe.fit_arguments(model, optimizer, splits, batch_size)  # before any
     # folder is made: data too short for a batch leaves nothing behind on disk
-    monitor = recipe.monitor(splits)
+    monitor = None if final else recipe.monitor(splits)  # final: the last epoch counts
     if patience is not None and monitor is None:
         raise ValueError(f"--patience: recipe {name} has no loss that says which epoch is "
                          "best, so nothing to stop early on")
@@ -169,7 +195,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     else:
         folder = new_run_folder(out, name)
     config = {"recipe": name, "description": recipe.description, "epochs": epochs,
-              "batch_size": batch_size, "lr": lr, "seed": seed, "options": recipe.options(),
+              "batch_size": batch_size, "lr": lr, "seed": seed, "final": final,
+              "options": recipe.options(),
               "nnscratch": __version__,
               "numpy": np.__version__, "python": platform.python_version()}
     _write_json(folder / "config.json", config)
