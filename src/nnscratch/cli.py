@@ -281,6 +281,36 @@ def cmd_lab(args) -> int:
     return 0
 
 
+def cmd_graph(args) -> int:
+    """The graph of one training step's loss of a supervised recipe, on a batch of 2."""
+    from . import backend
+    from .models import get
+    from .models.recipe import Recipe
+    from .tensor import Tensor
+    from .tools import graph
+
+    recipe = get(args.recipe)
+    if type(recipe).fit_arguments is not Recipe.fit_arguments:
+        raise ValueError(f"graph: recipe {recipe.name} trains with a step of its own; draw "
+                         "its graph from Python: ns.tools.graph(loss, 'graph.png', model)")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".svg", ".dot"):
+        raise ValueError(f"graph: --out must end in .png, .svg or .dot, got {out.name!r}")
+    backend.manual_seed(0)
+    model = recipe.build_model()
+    x = Tensor(backend.generator().standard_normal((2, *recipe.input_shape)).astype(np.float32))
+    output = model(x)
+    if recipe.classifier:
+        target = Tensor(np.zeros(2, dtype=np.int64))
+    else:
+        target = Tensor(np.zeros(output.shape, dtype=np.float32))
+    loss = recipe.loss()(output, target)
+    loss.backward(retain_graph=True)  # the parameters' gradient shapes show in the drawing
+    graph(loss, out, model)
+    _say(f"the graph of one training step of {recipe.name} (a batch of 2): {out}")
+    return 0
+
+
 def cmd_summary(args) -> int:
     from .models import get
     from .tools import summary
@@ -437,6 +467,13 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--quick", action="store_true", help="a smaller run (seconds)")
     lab.add_argument("--out", default="runs", help="folder for lab folders (default runs)")
     lab.set_defaults(handler=cmd_lab)
+
+    graph = commands.add_parser("graph", help="draw the computational graph of one "
+                                "training step of a recipe")
+    graph.add_argument("recipe")
+    graph.add_argument("--out", default="graph.png", help="graph.png (default), .svg or .dot "
+                       "(.svg needs Graphviz)")
+    graph.set_defaults(handler=cmd_graph)
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameters")
     summary.add_argument("recipe")
