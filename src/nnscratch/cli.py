@@ -57,6 +57,7 @@ def cmd_train(args) -> int:
                                args.out, args.resume,
                                progress="lines" if not args.quiet else False, say=_say,
                                patience=args.patience, final=args.final or None,
+                               diagnostics=args.diagnostics,
                                **_recipe_options(args))
     if "stopped" in summary:
         _say(summary["stopped"])
@@ -402,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--final", action="store_true", help="after choosing settings on "
                        "validation: train on training + validation data for those epochs and "
                        "score the test set once")
+    train.add_argument("--diagnostics", action="store_true", help="record gradient and "
+                       "activation statistics per layer: gradients.png and activations.png "
+                       "in the run folder")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)
 

@@ -19,6 +19,7 @@ import numpy as np
 from .. import __version__, backend, io
 from ..files import atomic_open
 from ..train import (
+    Diagnostics,
     EarlyStopping,
     JSONLinesLogger,
     ModelCheckpoint,
@@ -141,7 +142,7 @@ def final_splits(recipe, splits):
 
 def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                  out="runs", resume=None, progress=True, say=print, patience=None,
-                 final=None, **options) -> dict:
+                 final=None, diagnostics: bool = False, **options) -> dict:
     """Train recipe `name`; returns a summary dict (folder, test scores, timings).
 
     epochs, batch_size, lr, seed: None means the recipe's default (seed 0), or, with
@@ -149,6 +150,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     and batches must be the same for the continuation to equal an uninterrupted run.
     final: train on the training and validation splits together, for the epochs chosen on
     validation, keep the last epoch and score the test split once (`final_splits`).
+    diagnostics: record gradient and activation statistics per layer (train.Diagnostics),
+    drawn as gradients.png and activations.png in the run folder.
     options: the recipe's own settings (e.g. text= for a language model's corpus), None
     meaning its default or the resumed run's.
     """
@@ -211,6 +214,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                  TerminateOnNaN(), *recipe.callbacks()]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor, patience=patience))
+    if diagnostics:
+        callbacks.append(Diagnostics(model, folder))
     started = time.perf_counter()
     history = fit(**fit_arguments, epochs=epochs,
                   callbacks=callbacks, scheduler=scheduler, progress=progress,

@@ -118,7 +118,23 @@ class Module:
         raise TypeError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                changed = hook(self, args, out)
+                if changed is not None:
+                    out = changed
+        return out
+
+    def register_forward_hook(self, hook):
+        """Call hook(module, inputs, output) after every forward of this module (a value it
+        returns replaces the output), as PyTorch's; returns a handle whose remove() takes
+        the hook off again. For looking inside a net: activation statistics, feature maps."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        key = max(hooks, default=-1) + 1
+        hooks[key] = hook
+        return _HookHandle(hooks, key)
 
     # --- traversal --------------------------------------------------------------------
     def named_children(self):
@@ -301,3 +317,13 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = ([self.extra_repr()] if self.extra_repr() else []) + children
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _HookHandle:
+    """What register_forward_hook returns: remove() unregisters the hook."""
+
+    def __init__(self, hooks: OrderedDict, key: int):
+        self.hooks, self.key = hooks, key
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)

@@ -12,13 +12,15 @@ from .callbacks import (
     ModelCheckpoint,
     TerminateOnNaN,
 )
+from .diagnostics import Diagnostics
 from .history import History
 from .loop import evaluate, fit, predict
 from .step import SupervisedEvalStep, SupervisedStep
 from .trainer import Trainer
 
 __all__ = [
-    "CSVLogger", "Callback", "EarlyStopping", "GradientClipping", "History", "JSONLinesLogger",
+    "CSVLogger", "Callback", "Diagnostics", "EarlyStopping", "GradientClipping", "History",
+    "JSONLinesLogger",
     "LRSchedulerStep", "ModelCheckpoint", "SupervisedEvalStep", "SupervisedStep",
     "TerminateOnNaN", "Trainer", "callbacks", "evaluate", "fit", "metrics", "predict",
 ]
