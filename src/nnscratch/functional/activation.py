@@ -221,7 +221,12 @@ def silu(input: Tensor) -> Tensor:
     s = sigmoid_array(x)
 
     def backward(g):
-        return (g * (s * (1 + x * (1 - s))),)
+        grad = 1 - s  # s (1 + x (1 - s)) g, built in one array
+        grad *= x
+        grad += 1
+        grad *= s
+        grad *= g
+        return (grad,)
 
     return record(x * s, (input,), backward, "silu")
 
