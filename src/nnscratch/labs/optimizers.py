@@ -43,7 +43,7 @@ def rosenbrock(point: Tensor) -> Tensor:
 def run(folder, quick: bool, say):
     from ..tools.plot import _figure, _save
 
-    steps = 300 if quick else 3000
+    steps = 300 if quick else 2000
     net_steps = 100 if quick else 500
     x, y = synthetic.spiral(100, 3)
     result, paths, curves = {}, {}, {}
