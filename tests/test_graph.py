@@ -56,11 +56,15 @@ def test_drawings_are_written_and_bad_paths_refused(tmp_path):
         graph(y, tmp_path / "g.svg", engine="matplotlib")
 
 
-def test_cli_graph_of_a_recipe_and_its_refusal(capsys, tmp_path):
+def test_cli_graph_of_a_recipe_step_supervised_or_its_own(capsys, tmp_path):
     code, out, err = run(capsys, "graph", "spiral", "--out", tmp_path / "s.dot")
     assert code == 0, err
     source = (tmp_path / "s.dot").read_text()
     assert "cross_entropy" in source and "0.weight" in source and "grad 64x2" in source
-    code, _, err = run(capsys, "graph", "fashion-ae", "--out", tmp_path / "a.png")
-    assert_one_line_error(code, err, "fashion-ae", "a step of its own")
-    assert not (tmp_path / "a.png").exists()
+    code, out, err = run(capsys, "graph", "toy-ddpm", "--out", tmp_path / "t.dot")
+    assert code == 0, err  # a recipe with a train step of its own: the loss it backprops
+    source = (tmp_path / "t.dot").read_text()
+    assert "mse_loss" in source and "net.0.weight" in source
+    code, _, err = run(capsys, "graph", "spiral", "--out", tmp_path / "a.jpg")
+    assert_one_line_error(code, err, "--out must end in .png, .svg or .dot", "a.jpg")
+    assert not (tmp_path / "a.jpg").exists()

@@ -283,32 +283,22 @@ def cmd_lab(args) -> int:
 
 
 def cmd_graph(args) -> int:
-    """The graph of one training step's loss of a supervised recipe, on a batch of 2."""
-    from . import backend
+    """The graph of each loss one training step of a recipe backpropagates (batch of 2)."""
     from .models import get
-    from .models.recipe import Recipe
-    from .tensor import Tensor
+    from .models.runner import one_step_losses
     from .tools import graph
 
     recipe = get(args.recipe)
-    if type(recipe).fit_arguments is not Recipe.fit_arguments:
-        raise ValueError(f"graph: recipe {recipe.name} trains with a step of its own; draw "
-                         "its graph from Python: ns.tools.graph(loss, 'graph.png', model)")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".dot"):
         raise ValueError(f"graph: --out must end in .png, .svg or .dot, got {out.name!r}")
-    backend.manual_seed(0)
-    model = recipe.build_model()
-    x = Tensor(backend.generator().standard_normal((2, *recipe.input_shape)).astype(np.float32))
-    output = model(x)
-    if recipe.classifier:
-        target = Tensor(np.zeros(2, dtype=np.int64))
-    else:
-        target = Tensor(np.zeros(output.shape, dtype=np.float32))
-    loss = recipe.loss()(output, target)
-    loss.backward(retain_graph=True)  # the parameters' gradient shapes show in the drawing
-    graph(loss, out, model)
-    _say(f"the graph of one training step of {recipe.name} (a batch of 2): {out}")
+    model, losses = one_step_losses(recipe)
+    paths = [out] + [out.with_name(f"{out.stem}-{i}{out.suffix}")
+                     for i in range(2, len(losses) + 1)]
+    for loss, path in zip(losses, paths, strict=True):
+        graph(loss, path, model)
+    _say(f"the graph of one training step of {recipe.name} (a batch of 2): "
+         + ", ".join(map(str, paths)))
     return 0
 
 

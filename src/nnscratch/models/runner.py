@@ -140,6 +140,44 @@ def final_splits(recipe, splits):
     return dataclasses.replace(splits, train=merged, val=None)
 
 
+def one_step_losses(recipe, batch_size: int = 2) -> tuple:
+    """(model, [loss tensors]) of one training step of `recipe` on its first
+    `batch_size` training samples, every graph kept (backward with retain_graph): the
+    losses a step backpropagates, in order (a GAN's step has two). For drawing a step."""
+    from types import SimpleNamespace
+
+    from .. import autograd
+    from ..tensor import Tensor
+    from .recipe import Recipe
+
+    backend.manual_seed(0)
+    splits = recipe.data()
+    model = recipe.build_model_for(recipe.model_info(splits))
+    optimizer = recipe.optimizer(model, recipe.lr)
+    if type(recipe).fit_arguments is Recipe.fit_arguments:  # supervised: loss(model(x), y)
+        x, y = (Tensor(np.asarray(a[:batch_size])) for a in splits.train)
+        loss = recipe.loss()(model(x), y)
+        loss.backward(retain_graph=True)
+        return model, [loss]
+    arguments = recipe.fit_arguments(model, optimizer, splits, batch_size)
+    data = arguments["train_data"]
+    batch = (tuple(np.asarray(a[:batch_size]) for a in data) if isinstance(data, tuple)
+             else next(iter(data)))
+    batch = tuple(b if isinstance(b, Tensor) else Tensor(b) for b in batch)
+    roots, original = [], autograd.backward
+
+    def keep(root, grad=None, retain_graph=False):
+        roots.append(root)
+        return original(root, grad, retain_graph=True)
+
+    autograd.backward = keep
+    try:
+        arguments["step"](batch, SimpleNamespace(after_backward=lambda optimizer: None))
+    finally:
+        autograd.backward = original
+    return model, roots
+
+
 def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                  out="runs", resume=None, progress=True, say=print, patience=None,
                  final=None, diagnostics: bool = False, **options) -> dict:
