@@ -170,8 +170,9 @@ def test_pooling_lab_pooled_features_move_less_than_pixels(results):
 
 def test_validation_lab_picking_on_test_is_the_optimistic_pick(results):
     result = results["validation-vs-test"][1]["result"]
-    assert (result["test_optimism_when_picked_on_test"]
-            >= result["test_optimism_when_picked_on_validation"] - 1e-12)
+    mean = result["mean_optimism"]
+    assert mean["picked on test"] > 0.005  # half a point or more above the truth
+    assert abs(mean["picked on validation"]) < mean["picked on test"] / 2
     assert len(result["trials"]) >= 8
 
 
