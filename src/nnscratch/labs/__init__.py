@@ -121,7 +121,7 @@ def spiral_classifier(activation, depth: int = 2, width: int = 64, classes: int 
 
 
 def accuracy(model, x, y) -> float:
-    """The fraction of points (N, 2) whose largest output is their label."""
+    """The fraction of samples whose largest output is their label."""
     import numpy as np
 
     from ..tensor import Tensor

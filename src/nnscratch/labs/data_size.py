@@ -7,17 +7,10 @@ gap between training and test accuracy, large for small slices, closes as the da
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
-from ..tensor import Tensor
-from . import fashion_slices, fit_classifier, mlp
+from . import accuracy, fashion_slices, fit_classifier, mlp
 
 QUESTION = "How much training data is enough?"
-
-
-def _accuracy(model, x, y) -> float:
-    return float(np.mean(model(Tensor(x)).data.argmax(axis=1) == y))
 
 
 def run(folder, quick: bool, say):
@@ -33,8 +26,8 @@ def run(folder, quick: bool, say):
             model = mlp()
         epochs = max(1, round(updates * 64 / size))
         fit_classifier(model, x[:size], y[:size], epochs, batch_size=64)
-        result[str(size)] = {"train_accuracy": _accuracy(model, x[:size], y[:size]),
-                             "test_accuracy": _accuracy(model, xv, yv), "epochs": epochs}
+        result[str(size)] = {"train_accuracy": accuracy(model, x[:size], y[:size]),
+                             "test_accuracy": accuracy(model, xv, yv), "epochs": epochs}
     figure = _figure(6, 4)
     ax = figure.subplots()
     ax.semilogx(sizes, [result[str(s)]["train_accuracy"] for s in sizes], marker="o",

@@ -13,14 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
-from . import fashion_slices, fit_classifier, mlp
+from . import accuracy, fashion_slices, fit_classifier, mlp
 
 QUESTION = "Can a network memorise random labels, and how would I notice?"
-
-
-def _accuracy(model, x, y) -> float:
-    return float(np.mean(model(Tensor(x)).data.argmax(axis=1) == y))
 
 
 def run(folder, quick: bool, say):
@@ -36,12 +31,12 @@ def run(folder, quick: bool, say):
         accuracies, reached = [], None
         for epoch in range(1, epochs + 1):
             fit_classifier(model, x, labels, 1, lr=1e-3, batch_size=100)
-            accuracies.append(_accuracy(model, x, labels))
+            accuracies.append(accuracy(model, x, labels))
             if reached is None and accuracies[-1] >= 0.95:
                 reached = epoch
         curves[name] = accuracies
         result[name] = {"train_accuracy": accuracies[-1],
-                        "held_out_accuracy": _accuracy(model, xv, yv),
+                        "held_out_accuracy": accuracy(model, xv, yv),
                         "epochs_to_95_percent": reached,
                         "weight_norm": float(np.sqrt(sum(float((p.data ** 2).sum())
                                                          for p in model.parameters())))}
