@@ -47,13 +47,14 @@ bind_tensor_methods()
 tril, triu = functional.tril, functional.triu  # torch.tril(torch.ones(T, T)) builds masks
 
 # These packages use Tensor's bound operators, so they load after bind_tensor_methods().
-from . import data, models, nn, optim, tools, train  # noqa: E402
+from . import data, distributed, models, nn, optim, tools, train  # noqa: E402
 from .io import CheckpointError, load, save  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "are_deterministic_algorithms_enabled", "arange", "bool_", "CheckpointError", "data",
+    "distributed",
     "enable_grad", "float16", "float32",
     "float64", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
     "int32", "int64", "is_grad_enabled", "load", "long", "manual_seed", "models", "nn", "no_grad",

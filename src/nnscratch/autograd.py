@@ -192,8 +192,33 @@ def _store_leaf_grad(tensor, grad, exclusive: bool, handed_out: set) -> None:
         tensor.grad += grad
 
 
+_post_backward_hooks: dict = {}
+
+
+def register_post_backward_hook(hook) -> object:
+    """Call hook() at the end of every backward(), once all leaf gradients are stored
+    (DistributedDataParallel averages them across processes there, so `loss.backward()`
+    alone leaves every rank with the same gradients). Returns a handle whose remove()
+    unregisters it."""
+    key = max(_post_backward_hooks, default=-1) + 1
+    _post_backward_hooks[key] = hook
+
+    class Handle:
+        def remove(self) -> None:
+            _post_backward_hooks.pop(key, None)
+
+    return Handle()
+
+
 def backward(root, grad=None, retain_graph: bool = False) -> None:
-    """Fill `.grad` of every leaf that `root` depends on with d(root)/d(leaf) (times grad)."""
+    """Fill `.grad` of every leaf that `root` depends on with d(root)/d(leaf) (times grad);
+    then run the post-backward hooks."""
+    _backward_graph(root, grad, retain_graph)
+    for hook in list(_post_backward_hooks.values()):
+        hook()
+
+
+def _backward_graph(root, grad, retain_graph: bool) -> None:
     if not root.requires_grad:
         raise RuntimeError(
             "backward() on a tensor that does not require grad: no input of the "
