@@ -450,8 +450,8 @@ def test_recipes_lists_them_all(capsys):
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
     assert names == ["char-gpt", "char-lstm", "fashion-ae", "fashion-cnn", "fashion-dcgan",
-                     "fashion-gan", "fashion-mlp", "fashion-vae", "fashion-vae-2d", "perceptron",
-                     "sine", "sine-rnn", "spiral", "toy-ddpm"]
+                     "fashion-ddpm", "fashion-gan", "fashion-mlp", "fashion-vae",
+                     "fashion-vae-2d", "perceptron", "sine", "sine-rnn", "spiral", "toy-ddpm"]
 
 
 def test_data_fetch_finds_the_installed_fashion_mnist(capsys, tmp_path):

@@ -26,7 +26,8 @@ EXPECTED = {
 SEQUENCE_RECIPES = {"char-lstm", "sine-rnn", "char-gpt"}
 # tested in tests/test_generative_recipes.py
 GENERATIVE_RECIPES = {"fashion-ae", "fashion-vae", "fashion-vae-2d", "fashion-gan",
-                      "fashion-dcgan", "toy-ddpm"}  # toy-ddpm: tests/test_toy_ddpm.py
+                      "fashion-dcgan", "toy-ddpm",  # toy-ddpm: tests/test_toy_ddpm.py
+                      "fashion-ddpm"}  # tests/test_fashion_ddpm.py
 
 
 def test_the_recipes_are_registered_under_their_names():
