@@ -2,6 +2,7 @@
 batch B each take the same steps as one process with batch 2B; `raise` makes rank 1 fail
 while rank 0 waits in a barrier (the job must end, non-zero, not hang)."""
 
+import os
 import sys
 
 import numpy as np
@@ -47,6 +48,12 @@ def equal() -> None:
 
     MPI.COMM_WORLD.Allgather(shard, both)
     assert sorted(set(both.tolist())) == list(range(10)), both
+    from threadpoolctl import threadpool_info
+
+    cores = len(os.sched_getaffinity(0))
+    assert ns.get_num_threads() == max(1, cores // 2), ns.get_num_threads()
+    assert all(pool["num_threads"] == max(1, cores // 2) for pool in threadpool_info()
+               if pool["user_api"] == "blas")
     if dist.is_main():
         print("OK equal", flush=True)
 

@@ -57,10 +57,31 @@ def _abort_all_on_error(comm) -> None:
     sys.excepthook = abort
 
 
+def local_ranks(comm) -> int:
+    """How many ranks of the job run on this machine (a shared-memory split of the world)."""
+    from mpi4py import MPI
+
+    return comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+
+
+def _share_the_cores(comm) -> None:
+    """Each rank's thread pool and BLAS get cores / local ranks threads (at least 1), so
+    ranks on one machine do not oversubscribe it."""
+    from threadpoolctl import threadpool_limits
+
+    from .parallel import set_num_threads
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, (cores or 1) // local_ranks(comm))
+    set_num_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")
+
+
 def init() -> tuple[int, int]:
     """(rank, world size). Under an MPI launcher, through mpi4py's COMM_WORLD (an
-    ImportError saying what to install when mpi4py is missing), and an uncaught error on
-    any rank then aborts every rank; otherwise (0, 1)."""
+    ImportError saying what to install when mpi4py is missing); an uncaught error on any
+    rank then aborts every rank, and each rank's threads are cores / local ranks;
+    otherwise (0, 1)."""
     if not _state["initialised"]:
         if launched_by_mpi():
             try:
@@ -72,6 +93,7 @@ def init() -> tuple[int, int]:
             comm = MPI.COMM_WORLD
             _state.update(comm=comm, rank=comm.Get_rank(), size=comm.Get_size())
             _abort_all_on_error(comm)
+            _share_the_cores(comm)
         _state["initialised"] = True
     return _state["rank"], _state["size"]
 
