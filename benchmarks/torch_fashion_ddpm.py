@@ -174,14 +174,12 @@ def main(epochs: int | None = None, seed: int = 0, limit: int | None = None,
               f"val_net_loss {val_net_loss:.4f}  ({train_seconds:.1f} s training)", flush=True)
     training_seconds = time.perf_counter() - started
     # The module by its full name: the package's `fcd` attribute is the function fcd.
-    from nnscratch.tools.fcd import predicted_classes, score
+    from nnscratch.tools.fcd import score
 
     sampling_started = time.perf_counter()
     images = samples(ema.module, schedule, count, recipe.sample_steps, recipe.guidance)
     sampling_seconds = time.perf_counter() - sampling_started
-    scores = score(images)
-    requested = np.arange(count) % CLASSES
-    scores["class_accuracy"] = float(np.mean(predicted_classes(images) == requested))
+    scores = score(images, labels=np.arange(count) % CLASSES)
     from nnscratch.tools.image_plots import save_grid
 
     shown = images[:len(images) // CLASSES * CLASSES][:CLASSES * CLASSES]  # whole rows

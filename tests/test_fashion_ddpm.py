@@ -227,8 +227,14 @@ def test_score_counts_samples_of_the_requested_class(monkeypatch, ddpm_run, tiny
     from nnscratch.tools import fcd as fcd_module  # noqa: F401  (the function's module)
 
     module = sys.modules["nnscratch.tools.fcd"]
-    monkeypatch.setattr(module, "score", lambda images, reference: {"fcd": 3.0})
-    monkeypatch.setattr(module, "predicted_classes", lambda images: np.arange(len(images)) % 5)
+
+    def fake_score(images, reference, labels):  # a classifier that sees classes 0-4 in turn
+        assert 0.0 <= reference.min() and reference.max() <= 1.0  # pixels back in [0, 1]
+        np.testing.assert_array_equal(labels, np.arange(len(images)) % 10)
+        predicted = np.arange(len(images)) % 5
+        return {"fcd": 3.0, "class_accuracy": float(np.mean(predicted == labels))}
+
+    monkeypatch.setattr(module, "score", fake_score)
     recipe, model, _ = load_trained(ddpm_run)
     result = recipe.score(model, tiny_splits.test)
     assert result["fcd"] == 3.0

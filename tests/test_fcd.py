@@ -174,6 +174,19 @@ def test_score_reports_the_three_numbers_for_any_accepted_layout(classifier, tes
         assert again == pytest.approx(scores, rel=1e-6)
 
 
+def test_score_with_labels_adds_the_fraction_in_the_asked_class(classifier, test_images):
+    images = test_images[:100]
+    predicted = fcd_module._activations(images[:, None], classifier)[1].argmax(axis=1)
+    own = fcd_module.score(images, classifier=classifier, labels=predicted)
+    assert own["class_accuracy"] == 1.0
+    other = fcd_module.score(images, classifier=classifier, labels=(predicted + 1) % 10)
+    assert other["class_accuracy"] == 0.0
+    assert {k: v for k, v in own.items() if k != "class_accuracy"} == pytest.approx(
+        fcd_module.score(images, classifier=classifier))
+    with pytest.raises(ValueError, match=r"labels must be 100 class indices .* shape \(99,\)"):
+        fcd_module.score(images, classifier=classifier, labels=predicted[:99])
+
+
 def test_features_are_float64_rows_of_the_penultimate_layer(classifier, test_images):
     features = fcd_module.features(test_images[:7], classifier)
     assert features.shape == (7, 128) and features.dtype == np.float64

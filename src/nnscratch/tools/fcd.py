@@ -249,13 +249,6 @@ def features(images, classifier=None) -> np.ndarray:
     return _activations(_images(images, "features"), classifier)[0]
 
 
-def predicted_classes(images, classifier=None) -> np.ndarray:
-    """The classifier's class (N,) int64 of each image (N, 1, 28, 28) or (N, 28, 28) in
-    [0, 1]: how a conditional generator's "asked for class k" is checked."""
-    classifier = _check_classifier(classifier, "predicted_classes")
-    return _activations(_images(images, "predicted_classes"), classifier)[1].argmax(axis=1)
-
-
 def _fingerprint(classifier: FeatureClassifier) -> str:
     """A hash of the weights: the key of the classifier's cached test-set statistics."""
     digest = hashlib.sha256()
@@ -303,18 +296,29 @@ def fcd(samples, reference=None, classifier=None) -> float:
     return score(samples, reference, classifier)["fcd"]
 
 
-def score(images, reference=None, classifier=None) -> dict:
+def score(images, reference=None, classifier=None, labels=None) -> dict:
     """{"fcd", "coverage", "confidence"} of images against `reference` (default the
-    Fashion-MNIST test set): the numbers `nnscratch score` prints.
+    Fashion-MNIST test set): the numbers `nnscratch score` prints. With `labels` (N,), the
+    classes a conditional generator was asked for, also "class_accuracy": the fraction of
+    images the classifier puts in their class (from the same pass over the images).
 
     images: (N, 1, 28, 28) or (N, 28, 28) floats in [0, 1], N >= 2.
     """
     classifier = _check_classifier(classifier, "score")
-    sample_features, probabilities = _activations(_images(images, "score"), classifier)
+    images = _images(images, "score")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+            raise ValueError(f"score: labels must be {len(images)} class indices (one an "
+                             f"image), got shape {labels.shape} of dtype {labels.dtype}")
+    sample_features, probabilities = _activations(images, classifier)
     mean, covariance = statistics(sample_features)
     reference_mean, reference_covariance = _reference_statistics(reference, classifier)
-    return {"fcd": frechet_distance(mean, covariance, reference_mean, reference_covariance),
-            "coverage": coverage(probabilities), "confidence": confidence(probabilities)}
+    result = {"fcd": frechet_distance(mean, covariance, reference_mean, reference_covariance),
+              "coverage": coverage(probabilities), "confidence": confidence(probabilities)}
+    if labels is not None:
+        result["class_accuracy"] = float(np.mean(probabilities.argmax(axis=1) == labels))
+    return result
 
 
 def _box_blur(images: np.ndarray, passes: int = 2) -> np.ndarray:
