@@ -364,17 +364,22 @@ def weighted_avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0,
     win = _windows(x.shape, 2, kernel_size, stride, padding, 1, False, op)
     weights = gaussian_window(win.kernel, sigma).ravel()
     x_pad = _pad(x, win, 0)
-    out = None
-    for index, window in win.offsets():
-        term = x_pad[window] * x.dtype.type(weights[index])
-        out = term if out is None else out.__iadd__(term)
+    xp = backend.array_module(x)
+    out = term = None
+    for index, window in win.offsets():  # one scratch array for every weighted window
+        w = x.dtype.type(weights[index])
+        if out is None:
+            out = xp.multiply(x_pad[window], w)
+            term = xp.empty_like(out)
+        else:
+            out += xp.multiply(x_pad[window], w, out=term)
 
     def backward(g):
         g = g[None] if unbatched else g
-        xp = backend.array_module(g)
         grad = xp.zeros_like(g, shape=win.padded_shape(g.shape[:2]))
+        scaled = xp.empty_like(g)
         for index, window in win.offsets():
-            grad[window] += g * g.dtype.type(weights[index])
+            grad[window] += xp.multiply(g, g.dtype.type(weights[index]), out=scaled)
         grad = _unpad(grad, win)
         return (grad[0] if unbatched else grad,)
 

@@ -168,8 +168,7 @@ class FashionDDPMRecipe(ImageRecipe):
                       steps: int | None = None, guidance: float | None = None):
         """`count` images (count, 1, 28, 28) float32 in [0, 1]: of class `label`, or of
         the classes in turn (0, 1, ..., 9, 0, ...); x_T drawn with `seed`."""
-        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
-            raise ValueError(f"{self.name}: count must be a whole number >= 1, got {count!r}")
+        count = self.check_count(count)
         if steps is not None:
             diffusion.ddim_times(self.schedule(), steps)  # a bad --steps fails before work
         if guidance is not None and (isinstance(guidance, bool) or not guidance >= 0):
@@ -177,7 +176,7 @@ class FashionDDPMRecipe(ImageRecipe):
         labels = (np.arange(count) % CLASSES if label is None
                   else np.full(count, check_class(label)))
         with backend.seeded(seed):
-            noise = backend.generator().standard_normal((int(count),) + IMAGE)
+            noise = backend.generator().standard_normal((count,) + IMAGE)
         images = []
         for start in range(0, count, 500):
             part = slice(start, start + 500)

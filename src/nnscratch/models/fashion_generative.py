@@ -127,6 +127,12 @@ class ImageRecipe(Recipe):
         raise ValueError(f"{self.name} is a generative recipe: predict does not apply (use "
                          "nnscratch sample, score or evaluate)")
 
+    def check_count(self, count) -> int:
+        """A number of images to sample, as an int >= 1, else a ValueError saying so."""
+        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"{self.name}: count must be a whole number >= 1, got {count!r}")
+        return int(count)
+
 
 @dataclass
 class FashionAutoencoderRecipe(ImageRecipe):
@@ -174,11 +180,10 @@ class SamplingRecipe(ImageRecipe):
 
     def sample_images(self, model, count: int, seed: int = 0) -> np.ndarray:
         """`count` images (count, 1, 28, 28) float32 in [0, 1], codes drawn with `seed`."""
-        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
-            raise ValueError(f"{self.name}: count must be a whole number >= 1, got {count!r}")
+        count = self.check_count(count)
         size = model.latent_size
         with backend.seeded(seed):
-            codes = backend.generator().standard_normal((int(count), size)).astype(np.float32)
+            codes = backend.generator().standard_normal((count, size)).astype(np.float32)
         images = pictures.in_batches(
             lambda z: pictures.evaluated(model, lambda t: self.decode_images(model, t), z),
             codes)

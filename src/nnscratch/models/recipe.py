@@ -91,6 +91,12 @@ class Recipe:
         """The model, given what `model_info` returned when it was trained."""
         return self.build_model()
 
+    @property
+    def supervised(self) -> bool:
+        """Whether fit trains it on (x, y) with loss(model(x), y): fit_arguments is not
+        overridden by a step of the recipe's own."""
+        return type(self).fit_arguments is Recipe.fit_arguments
+
     def fit_arguments(self, model, optimizer, splits: Splits, batch_size: int) -> dict:
         """How fit trains the model: by default supervised on (x, y) arrays."""
         return {"model": model, "loss": self.loss(), "optimizer": optimizer,

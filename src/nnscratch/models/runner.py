@@ -126,9 +126,7 @@ def run_splits(recipe, checkpoint: dict):
 def final_splits(recipe, splits):
     """The splits of a final run: the validation split folded into the training data
     (the settings chosen on it are kept), no validation, the test split untouched."""
-    from .recipe import Recipe
-
-    if type(recipe).fit_arguments is not Recipe.fit_arguments:
+    if not recipe.supervised:
         raise ValueError(f"--final: recipe {recipe.name} trains with a step of its own; "
                          "folding the validation split into training is supported for the "
                          "supervised recipes (fit on (x, y))")
@@ -148,13 +146,12 @@ def one_step_losses(recipe, batch_size: int = 2) -> tuple:
 
     from .. import autograd
     from ..tensor import Tensor
-    from .recipe import Recipe
 
     backend.manual_seed(0)
     splits = recipe.data()
     model = recipe.build_model_for(recipe.model_info(splits))
     optimizer = recipe.optimizer(model, recipe.lr)
-    if type(recipe).fit_arguments is Recipe.fit_arguments:  # supervised: loss(model(x), y)
+    if recipe.supervised:  # loss(model(x), y)
         x, y = (Tensor(np.asarray(a[:batch_size])) for a in splits.train)
         loss = recipe.loss()(model(x), y)
         loss.backward(retain_graph=True)
