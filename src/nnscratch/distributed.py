@@ -241,9 +241,9 @@ class DistributedDataParallel(Module):
             flat = np.concatenate([p.grad.ravel() for p in params])
             all_reduce(flat, "mean")
             start = 0
-            for p in params:
+            for p in params:  # each gradient becomes its own slice of the averaged buffer
                 size = p.grad.size
-                p.grad = flat[start:start + size].reshape(p.grad.shape).copy()
+                p.grad = flat[start:start + size].reshape(p.grad.shape)
                 start += size
 
     def sync_buffers(self) -> None:

@@ -18,7 +18,8 @@ from .. import backend, nn, optim
 from .. import functional as F
 from ..data import datasets, transforms
 from ..tensor import Tensor
-from . import train
+from ..tools.shapes import eval_mode
+from . import accuracy, train
 
 QUESTION = "Why does dropout scale the kept activations by 1 / (1 - p)?"
 P, DRAWS = 0.5, 10_000
@@ -35,11 +36,10 @@ def _mlp(first=None, dropout: float = 0.0) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(256, 10))
 
 
-def _accuracy(model, x, y) -> float:
-    model.eval()
-    correct = float(np.mean(model(Tensor(x)).data.argmax(axis=1) == y))
-    model.train()
-    return correct
+def _held_out(model, x, y) -> float:
+    """Accuracy in eval mode: dropout and noise off, as at test time."""
+    with eval_mode(model):
+        return accuracy(model, x, y)
 
 
 def run(folder, quick: bool, say):
@@ -66,8 +66,8 @@ def run(folder, quick: bool, say):
     for name, model in variants.items():
         optimizer = optim.Adam(model.parameters(), lr=1e-3)
         train(model, lambda m: F.cross_entropy(m(Tensor(xt)), Tensor(yt)), optimizer, steps)
-        training[name] = {"train_accuracy": _accuracy(model, xt, yt),
-                          "test_accuracy": _accuracy(model, xv, yv)}
+        training[name] = {"train_accuracy": _held_out(model, xt, yt),
+                          "test_accuracy": _held_out(model, xv, yv)}
     result = {"full_sum": full, "mean_sum": means, "draws": DRAWS, "p": P,
               "training": training, "train_images": train_count}
     figure = _figure(10, 4)

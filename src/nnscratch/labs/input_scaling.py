@@ -41,7 +41,7 @@ def run(folder, quick: bool, say):
     figure = _figure(6, 4)
     ax = figure.subplots()
     for name, losses in curves.items():
-        ax.semilogy(range(1, epochs + 1), np.where(np.isfinite(losses), losses, np.nan),
+        ax.semilogy(range(1, len(losses) + 1), losses,  # fit stops at a non-finite loss
                     marker="o", label=f"{name}: {100 * result[name]['val_accuracy']:.1f} %")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
