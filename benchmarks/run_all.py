@@ -31,6 +31,7 @@ def main() -> None:
     print(f"{'workload':{width}s}  {'nnscratch':>11s}  {'PyTorch':>11s}  {'ratio':>6s}")
     for workload, ours, theirs in table:
         print(f"{workload:{width}s}  {fmt(ours):>11s}  {fmt(theirs):>11s}  {ours / theirs:6.2f}")
+    importlib.import_module("scaling").report()  # 1 vs 2 MPI ranks: a table of its own
 
 
 if __name__ == "__main__":

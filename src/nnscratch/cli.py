@@ -59,6 +59,8 @@ def cmd_train(args) -> int:
                                patience=args.patience, final=args.final or None,
                                diagnostics=args.diagnostics,
                                **_recipe_options(args))
+    if "rank" in summary:  # a rank > 0 of mpiexec: rank 0 reports for the run
+        return 0
     if "stopped" in summary:
         _say(summary["stopped"])
     epochs = summary["epochs"]

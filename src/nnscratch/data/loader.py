@@ -53,6 +53,13 @@ class DataLoader:
         order = backend.generator().permutation(n) if self.shuffle else None
         return self._batches(n, order)
 
+    def batches(self, order):
+        """The batches of the samples at the indices `order` (an int array), in that
+        order: batch_size at a time, the last one smaller unless drop_last (a data-parallel
+        rank serves its shard so)."""
+        order = np.asarray(order)
+        return self._batches(len(order), order)
+
     def _batches(self, n: int, order):
         stop = n - n % self.batch_size if self.drop_last else n
         fetch = getattr(self.dataset, "get_batch", None)

@@ -110,6 +110,8 @@ class RandomWindowBatches:
     a resumed run (whose checkpoint holds the generator) draws what the uninterrupted run
     drew. x, y: (batch_size, block_size) int64 Tensors, y = x shifted by one token."""
 
+    random_batches = True  # data parallel: each rank draws its own from its own stream
+
     def __init__(self, ids, block_size: int, batch_size: int, steps: int):
         self.windows = text_data.TokenWindows(ids, block_size)
         self.batch_size, self.steps = int(batch_size), int(steps)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, backend, io
+from .. import __version__, backend, distributed, io
+from ..distributed.training import can_shard
 from ..files import atomic_open
 from ..train import (
     Diagnostics,
@@ -183,6 +184,12 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     epochs, batch_size, lr, seed: None means the recipe's default (seed 0), or, with
     `resume`, the value the resumed run was started with: its data (drawn from the seed)
     and batches must be the same for the continuation to equal an uninterrupted run.
+    Under mpiexec (several ranks) every rank trains its shard (fit's data parallelism):
+    batch_size is the global batch, split evenly over the ranks, so the run takes the
+    steps a single process would; rank 0 alone makes the run folder, writes its files and
+    scores the test split (the other ranks return {"rank": r} after training). Resuming
+    reads the checkpoint on every rank: several machines need the run folder on a shared
+    file system.
     final: train on the training and validation splits together, for the epochs chosen on
     validation, keep the last epoch and score the test split once (`final_splits`).
     diagnostics: record gradient and activation statistics per layer (train.Diagnostics),
@@ -209,6 +216,11 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                          "validation split left to stop early on (drop --patience)")
     # Checked before any folder is made, so a typo leaves nothing behind on disk.
     _check_positive(epochs=epochs, batch_size=batch_size, lr=lr)
+    ranks = distributed.world_size()
+    if batch_size % ranks:
+        raise ValueError(f"batch_size {batch_size} is the global batch, split evenly over "
+                         f"the {ranks} ranks: give a multiple of {ranks}")
+    main = distributed.is_main()
     if resumed and epochs < int(resumed["epoch"]):
         raise ValueError(f"--resume: {resume_from} has done {resumed['epoch']} epochs already; "
                          f"--epochs is the total to reach, got {epochs}")
@@ -220,8 +232,12 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     model = recipe.build_model_for(model_info)
     optimizer = recipe.optimizer(model, lr)
     scheduler = recipe.scheduler(optimizer, epochs)
-    fit_arguments = recipe.fit_arguments(model, optimizer, splits, batch_size)  # before any
-    # folder is made: data too short for a batch leaves nothing behind on disk
+    # before any folder is made: data too short for a batch leaves nothing behind on disk
+    fit_arguments = recipe.fit_arguments(model, optimizer, splits, batch_size // ranks)
+    if ranks > 1 and not can_shard(fit_arguments["train_data"]):
+        raise ValueError(f"recipe {name} feeds fit batches of its own order "
+                         f"({type(fit_arguments['train_data']).__name__}), which data-parallel "
+                         "training cannot split over ranks: run it as one process")
     monitor = None if final else recipe.monitor(splits)  # final: the last epoch counts
     if patience is not None and monitor is None:
         raise ValueError(f"--patience: recipe {name} has no loss that says which epoch is "
@@ -230,21 +246,25 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     if resume_from is not None:
         folder = resume_from.parent
         _trim_metrics(folder / "metrics.jsonl", int(resumed["epoch"]))
-    else:
-        folder = new_run_folder(out, name)
+    else:  # rank 0 names it (time stamps differ between machines)
+        folder = Path(distributed.broadcast_text(str(new_run_folder(out, name)) if main
+                                                 else None))
     config = {"recipe": name, "description": recipe.description, "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "seed": seed, "final": final,
               "options": recipe.options(),
               "nnscratch": __version__,
               "numpy": np.__version__, "python": platform.python_version()}
-    _write_json(folder / "config.json", config)
+    if ranks > 1:
+        config["ranks"] = ranks
+    if main:
+        _write_json(folder / "config.json", config)
 
     checkpoints = ModelCheckpoint(folder, monitor=monitor or "loss", save_best=bool(monitor),
                                   metadata={"recipe": name, "config": config,
                                             "model_info": model_info})
     # The run's own pictures first: an epoch's files are written before the checkpoint
     # that says the epoch is done, so a crash between the two redoes them on resume.
-    callbacks = [*recipe.run_callbacks(model, folder), checkpoints,
+    callbacks = [*(recipe.run_callbacks(model, folder) if main else []), checkpoints,
                  JSONLinesLogger(folder / "metrics.jsonl", append=resume is not None),
                  TerminateOnNaN(), *recipe.callbacks()]
     if patience is not None:
@@ -256,6 +276,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                   callbacks=callbacks, scheduler=scheduler, progress=progress,
                   resume_from=resume_from)
     seconds = time.perf_counter() - started
+    if not main:  # the run folder, the scores and the pictures are rank 0's
+        return {"rank": distributed.rank(), "seconds": seconds, "epochs": len(history)}
     if history.diverged:  # no NaN model is evaluated, plotted or presented as a result
         raise RuntimeError(f"{name} diverged: {history.stop_reason} (try a smaller --lr); "
                            f"no test results were written; run folder: {folder}")

@@ -152,6 +152,8 @@ class ModelCheckpoint(Callback):
     Writes are atomic, so an interrupted run keeps its last good checkpoint. metadata:
     plain data stored in every checkpoint too (e.g. the recipe's name and config)."""
 
+    main_process_only = True  # data parallel: rank 0 writes, the others train
+
     def __init__(self, directory, monitor: str = "val_loss", mode: str = "auto",
                  save_best: bool = True, save_last: bool = True, metadata: dict | None = None):
         self.directory = Path(directory)
@@ -265,6 +267,8 @@ class GradientClipping(Callback):
 class CSVLogger(Callback):
     """Append one row per epoch (epoch and every logged value) to a CSV file."""
 
+    main_process_only = True  # data parallel: rank 0 writes, the others train
+
     def __init__(self, path, append: bool = False):
         self.path, self.append = Path(path), append
         self.keys = None
@@ -287,6 +291,8 @@ class CSVLogger(Callback):
 
 class JSONLinesLogger(Callback):
     """Append one JSON object per epoch ({"epoch": ..., "loss": ..., ...}) to a file."""
+
+    main_process_only = True  # data parallel: rank 0 writes, the others train
 
     def __init__(self, path, append: bool = False):
         self.path, self.append = Path(path), append

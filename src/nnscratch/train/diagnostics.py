@@ -25,6 +25,8 @@ RELU_FAMILY = (nn.ReLU, nn.LeakyReLU)
 
 
 class Diagnostics(Callback):
+    main_process_only = True  # data parallel: rank 0 observes and draws
+
     def __init__(self, model, folder=None):
         self.model, self.folder = model, None if folder is None else Path(folder)
         self.weights = {name.rsplit(".", 1)[0] or "weight": p

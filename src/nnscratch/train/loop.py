@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..data import DataLoader, Dataset, TensorDataset, train_val_split
+from ..distributed import world_size
 from ..tensor import Tensor
 from . import metrics as metric_functions
 from .callbacks import TerminateOnNaN
@@ -144,6 +145,7 @@ def fit(
     schedulers: dict | None = None,
     terminate_on_nan: bool = True,
     check_finite: bool = True,
+    distributed: bool | None = None,
 ) -> History:
     """Train `model` to minimise `loss(model(x), y)` with `optimizer` for `epochs` epochs,
     or run a train step of your own on every batch.
@@ -174,6 +176,13 @@ def fit(
     refuse arrays or tensors of training or validation data holding nan or inf (data given
     as a Dataset or DataLoader is not scanned).
 
+    distributed: data-parallel training over the ranks of an MPI job (`mpiexec -n N`);
+    None (the default) turns it on when the job has more than one rank. Every rank runs
+    the same fit on its shard of train_data; batch_size is per rank, so N ranks with batch
+    B take the steps one process with batch N * B would; gradients are averaged after each
+    backward, BatchNorm statistics at each epoch end; logs are means over all ranks; rank 0
+    alone prints and runs the callbacks that write files. See `distributed.training`.
+
     Returns the History (per-epoch loss, metrics or the step's values, val_* and lr; with
     several optimizers lr_<name>).
     """
@@ -185,9 +194,12 @@ def fit(
     callbacks = list(callbacks)
     if terminate_on_nan and not any(isinstance(c, TerminateOnNaN) for c in callbacks):
         callbacks.append(TerminateOnNaN())
+    if distributed is None:
+        distributed = world_size() > 1
     trainer = _trainer_for(model, loss, optimizer, scheduler, metrics, step, eval_step, models,
                            optimizers, schedulers, callbacks=callbacks, progress=progress,
-                           scheduler_interval=scheduler_interval)
+                           scheduler_interval=scheduler_interval,
+                           distributed=bool(distributed))
     fields = 2 if step is None else 1
     if validation_split is not None:
         if validation_data is not None:

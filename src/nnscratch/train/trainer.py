@@ -11,6 +11,7 @@ import time
 
 from .. import backend, io
 from ..autograd import no_grad
+from ..distributed.training import DataParallelRun
 from ..functional._geometry import is_int
 from ..io_checks import CheckpointError
 from ..nn import Module
@@ -88,7 +89,8 @@ class Trainer:
     """
 
     def __init__(self, step, eval_step=None, models=None, optimizers=None, schedulers=None,
-                 callbacks=(), progress=True, scheduler_interval: str = "epoch", loss=None):
+                 callbacks=(), progress=True, scheduler_interval: str = "epoch", loss=None,
+                 distributed: bool = False):
         if not callable(step):
             raise TypeError(f"step must be a function step(batch) -> dict, got "
                             f"{type(step).__name__}")
@@ -116,6 +118,12 @@ class Trainer:
                 raise TypeError(
                     f"callbacks must be Callback objects, got {type(callback).__name__}"
                 )
+        # data parallel: every rank trains; rank 0 alone prints and writes files
+        self.parallel = DataParallelRun(self.models.values()) if distributed else None
+        if self.parallel is not None and self.parallel.rank != 0:
+            self.callbacks = [c for c in self.callbacks
+                              if not getattr(c, "main_process_only", False)]
+            progress = False
         # those that act between backward() and step(): the step must give them that moment
         self._backward_callbacks = [
             c for c in self.callbacks
@@ -283,9 +291,12 @@ class Trainer:
                 message = error.args[0] if isinstance(error, KeyError) and error.args else error
                 raise CheckpointError(f"{resume_from}: cannot resume from it: {message}") \
                     from error
+        if self.parallel is not None:
+            train_loader = self.parallel.shard(train_loader)
+            self.parallel.begin()
         self.progress = bar = Progress(self.progress_mode, epochs)
-        self._call("on_train_begin")
         try:
+            self._call("on_train_begin")
             while self.epoch < epochs and not self.stop_training:
                 epoch = self.epoch + 1
                 started = time.perf_counter()
@@ -296,6 +307,8 @@ class Trainer:
                 if self.abort_epoch:
                     bar.message(self.stop_reason)
                     break
+                if self.parallel is not None:
+                    self.parallel.epoch_end()
                 if val_loader is not None:
                     scores = run_eval(self.eval_step, self.models.values(), val_loader,
                                       "validation")
@@ -305,10 +318,13 @@ class Trainer:
                 self.history.append(epoch, logs)
                 self._call("on_epoch_end", epoch, logs)
                 bar.epoch_end(epoch, logs, time.perf_counter() - started)
+                self._agree_to_stop(abort=False)
             if self.stop_reason and not self.abort_epoch:
                 bar.message(self.stop_reason)
         finally:
             bar.close()
+            if self.parallel is not None:
+                self.parallel.end()
         self._call("on_train_end")
         self.history.stop_reason = self.stop_reason
         self.history.diverged = self.diverged
@@ -327,6 +343,7 @@ class Trainer:
             if self.progress.show_bar:  # running means beside the bar
                 self.progress.batch_end({**means.result(), **self.learning_rates()})
             self._call("on_batch_end", batch_index, logs)
+            self._agree_to_stop(abort=True)
             if self.abort_epoch:
                 return None
         if self._backward_callbacks and self._after_backward_calls == 0:
@@ -336,4 +353,18 @@ class Trainer:
                 "called trainer.after_backward(optimizer) this epoch: write the step as "
                 "step(batch, trainer) and call it after each backward()"
             )
-        return {**means.result(), **epoch_logs_of(self.step, "step")}
+        logs = {**means.result(), **epoch_logs_of(self.step, "step")}
+        return logs if self.parallel is None else self.parallel.mean_logs(logs, means.samples)
+
+    def _agree_to_stop(self, abort: bool) -> None:
+        """Data parallel: when any rank stops (or aborts the epoch), every rank does, so
+        none is left waiting in an all-reduce. One rank's nan is every rank's divergence."""
+        if self.parallel is None:
+            return
+        flag = self.abort_epoch if abort else self.stop_training
+        stop, diverged = self.parallel.agree(flag, self.diverged)
+        self.diverged = diverged
+        if stop and not flag:
+            self.stop("another rank stopped training (its reason is in its output)"
+                      if not diverged else "a logged value became nan or infinite on another "
+                      "rank: training stopped", abort_epoch=abort)
