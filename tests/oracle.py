@@ -1,12 +1,20 @@
 """Shared test helpers: run an op in nnscratch and in PyTorch on the same data and compare
-forward values and backward gradients, and a float64 gradient check."""
+forward values and backward gradients, and a float64 gradient check.
+
+NNSCRATCH_TEST_DEVICE=cuda (make test-gpu) or =strict (make test-strict) runs the
+nnscratch side of every comparison on that device (inputs, layers and weights moved
+there, results brought back to compare): the op and layer suites, parametrised by it."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
 
 import nnscratch as ns
+
+DEVICE = ns.device(os.environ.get("NNSCRATCH_TEST_DEVICE", "cpu"))
 
 # (rtol, atol) per dtype for comparing with PyTorch.
 TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (2e-5, 2e-6)}
@@ -16,19 +24,25 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def on_device(array):
+    """A raw array of the test device (the NumPy array itself on the CPU): for constants
+    an op meets beside its tensor inputs."""
+    return ns.backend.to_device(np.asarray(array), DEVICE)
+
+
 def pair(array, dtype=np.float64, requires_grad=True):
     """The same values as an nnscratch tensor and a torch tensor (separate memory)."""
     array = np.asarray(array)
     if array.dtype.kind == "f":
         array = array.astype(dtype)
     grad = requires_grad and array.dtype.kind == "f"
-    return (ns.tensor(array.copy(), requires_grad=grad),
+    return (ns.tensor(array.copy(), requires_grad=grad, device=DEVICE),
             torch.tensor(array.copy(), requires_grad=grad))
 
 
 def assert_close(ours, theirs, dtype=np.float64, what="value", scale=1.0):
     rtol, atol = TOLERANCES[np.dtype(dtype).type]
-    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
+    ours = ours.numpy() if isinstance(ours, ns.Tensor) else ns.backend.to_host(ours)
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol * scale, err_msg=what)
@@ -53,7 +67,7 @@ def compare_with_torch(ns_fn, torch_fn, arrays, dtype=np.float64, requires_grad=
     if not any(requires_grad):
         return ours, theirs
     weights = rng(seed).standard_normal(ours.shape).astype(dtype)
-    (ours * ns.tensor(weights)).sum().backward()
+    (ours * ns.tensor(weights, device=DEVICE)).sum().backward()
     (theirs * torch.tensor(weights)).sum().backward()
     for i, ((a, b), rg) in enumerate(zip(pairs, requires_grad, strict=True)):
         if not rg:
@@ -88,7 +102,7 @@ def close(ours, theirs, dtype, what):
     """ours (a tensor or array) equals theirs (a torch tensor or array) within the layer
     tolerance of dtype."""
     rtol, atol = LAYER_TOLERANCES[dtype]
-    ours = ours.numpy() if isinstance(ours, ns.Tensor) else np.asarray(ours)
+    ours = ours.numpy() if isinstance(ours, ns.Tensor) else ns.backend.to_host(ours)
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
@@ -99,12 +113,14 @@ def compare_layers(ours, theirs, x, dtype, seed=1, what="", **forward_kwargs):
     weights); compares the output, the input gradient and every parameter's gradient
     (names in the same order, each present and of dtype). Returns both outputs."""
     x = np.asarray(x, dtype=dtype)
-    xs, xt = ns.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
+    ours.to(DEVICE)
+    xs = ns.tensor(x.copy(), requires_grad=True, device=DEVICE)
+    xt = torch.tensor(x.copy(), requires_grad=True)
     out, out_t = ours(xs, **forward_kwargs), theirs(xt, **forward_kwargs)
     close(out, out_t, dtype, f"{what} forward")
     assert out.dtype == dtype, f"{what}: output dtype {out.dtype}"
     weights = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    (out * ns.tensor(weights)).sum().backward()
+    (out * ns.tensor(weights, device=DEVICE)).sum().backward()
     (out_t * torch.tensor(weights)).sum().backward()
     close(xs.grad, xt.grad, dtype, f"{what} input gradient")
     theirs_params = dict(theirs.named_parameters())

@@ -38,9 +38,9 @@ class StubTrainer:
 
 def fixed_noise(monkeypatch, eps: np.ndarray) -> None:
     """reparameterize draws `eps` (in the dtype asked for) instead of fresh noise."""
-    def randn(*shape, dtype=None, requires_grad=False):
+    def randn(*shape, dtype=None, requires_grad=False, device=None):
         assert tuple(shape) == eps.shape, f"asked for noise of shape {shape}"
-        return ns.tensor(eps.astype(dtype or np.float32))
+        return ns.tensor(eps.astype(dtype or np.float32), device=device)
     monkeypatch.setattr(autoencoders, "randn", randn)
 
 

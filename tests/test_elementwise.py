@@ -11,7 +11,7 @@ import torch
 
 import nnscratch as ns
 from nnscratch import functional as F
-from oracle import check_gradient, compare_with_torch, rng
+from oracle import check_gradient, compare_with_torch, on_device, rng
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 
@@ -126,8 +126,9 @@ def test_operators_with_python_numbers_keep_dtype(fn, dtype):
 @DTYPES
 def test_ndarray_on_the_left_gives_a_tensor_with_a_graph(dtype):
     array = normal((2, 3), 4).astype(dtype)
+    raw = on_device(array)  # an ndarray (on a device run, that device's raw array)
     compare_with_torch(
-        lambda x: array - x * (array + x),
+        lambda x: raw - x * (raw + x),
         lambda x: torch.from_numpy(array) - x * (torch.from_numpy(array) + x),
         [normal((2, 3), 5)],
         dtype,

@@ -7,7 +7,7 @@ import torch.nn.functional as TF
 
 import nnscratch as ns
 from nnscratch import functional as F
-from oracle import check_gradient, compare_with_torch, rng
+from oracle import check_gradient, compare_with_torch, on_device, rng
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 
@@ -56,9 +56,10 @@ def test_matmul_gradient_to_one_operand_only(shapes, which):
 @DTYPES
 def test_matmul_with_an_ndarray_on_either_side(dtype):
     w = normal((4, 3), 5).astype(dtype)
-    compare_with_torch(lambda x: x @ w, lambda x: x @ torch.from_numpy(w), [normal((2, 4), 1)],
-                       dtype)
-    compare_with_torch(lambda x: w.T @ x, lambda x: torch.from_numpy(w.T) @ x,
+    raw = on_device(w)  # an ndarray (on a device run, that device's raw array)
+    compare_with_torch(lambda x: x @ raw, lambda x: x @ torch.from_numpy(w),
+                       [normal((2, 4), 1)], dtype)
+    compare_with_torch(lambda x: raw.T @ x, lambda x: torch.from_numpy(w.T) @ x,
                        [normal((4, 2), 1)], dtype)
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as TF
 import nnscratch as ns
 from nnscratch import functional as F
 from nnscratch.functional.pooling import gaussian_window
-from oracle import check_gradient, compare_with_torch, rng
+from oracle import check_gradient, compare_with_torch, on_device, rng
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 
@@ -325,7 +325,8 @@ def test_batch_norm_of_4d_input_matches_torch_in_training(affine, dtype):
     stats = {}
 
     def ours(x, *wb):
-        mean, var = ns.tensor(np.zeros(3, dtype)), ns.tensor(np.ones(3, dtype))
+        mean, var = ns.tensor(on_device(np.zeros(3, dtype))), ns.tensor(on_device(np.ones(3,
+                                                                                    dtype)))
         out = F.batch_norm(x, mean, var, *wb, training=True, momentum=0.2)
         stats["ours"] = mean, var
         return out

@@ -13,7 +13,9 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 from . import functional
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backend import (
+    Device,
     bool_,
+    device,
     float16,
     float32,
     float64,
@@ -54,7 +56,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "are_deterministic_algorithms_enabled", "arange", "bool_", "CheckpointError", "data",
-    "distributed",
+    "Device", "device", "distributed",
     "enable_grad", "float16", "float32",
     "float64", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
     "int32", "int64", "is_grad_enabled", "load", "long", "manual_seed", "models", "nn", "no_grad",

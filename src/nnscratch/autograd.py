@@ -231,10 +231,13 @@ def _backward_graph(root, grad, retain_graph: bool) -> None:
                 f"backward() without a gradient needs a scalar output, got shape "
                 f"{tuple(data.shape)}; pass grad= with that shape, e.g. y.backward(ones_like(y))"
             )
-        grad = np.ones_like(data) if isinstance(data, np.ndarray) else data * 0 + 1
+        grad = backend.array_module(data).ones_like(data)
     else:
-        grad = getattr(grad, "data", grad)
-        grad = np.array(grad, dtype=data.dtype) if isinstance(data, np.ndarray) else grad.copy()
+        grad = grad.data if hasattr(grad, "requires_grad") else grad  # a Tensor's array
+        if not hasattr(grad, "shape"):  # numbers and lists
+            grad = np.asarray(grad)
+        # a copy of the output's dtype on the output's device (the engine owns it)
+        grad = backend.to_device(grad, backend.device_of(data)).astype(data.dtype, copy=True)
         if grad.shape != data.shape:
             raise ValueError(
                 f"backward(grad): grad must have the output's shape {tuple(data.shape)}, "

@@ -43,6 +43,12 @@ def array_module(array):
     return np
 
 
+def module_named(name: str):
+    """The array module whose __name__ is `name` ('numpy', 'cupy', 'strict'), for caches
+    keyed by it."""
+    return {"numpy": np, "strict": strict_device.module, "cupy": cupy}[name]
+
+
 class Device:
     """Where arrays live, as torch.device: Device('cpu'), Device('cuda', 0), or
     Device('strict') (the stand-in GPU of the tests). `module` is its array module."""

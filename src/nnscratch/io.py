@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io_checks
+from . import backend, io_checks
 from .files import atomic_open
 from .io_checks import WHAT_IT_SHOULD_BE, CheckpointError, fail
 from .tensor import Tensor
@@ -43,6 +43,8 @@ def _encode(obj, arrays: list, depth: int = 0):
         raise ValueError(f"save: the structure nests deeper than {io_checks.MAX_DEPTH} levels")
     if isinstance(obj, Tensor):
         obj = obj.numpy()
+    if hasattr(obj, "dtype") and hasattr(obj, "get"):  # a GPU's array: saved as a host one
+        obj = backend.to_host(obj)
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc":
             raise TypeError(f"save: only numeric and bool arrays can be saved, got {obj.dtype}")

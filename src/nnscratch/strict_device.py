@@ -159,6 +159,7 @@ class _Namespace(types.SimpleNamespace):
         super().__init__()
         object.__setattr__(self, "_namespace", namespace)
         object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "__name__", name)  # "strict": caches key on module names
 
     def __getattr__(self, name):
         value = getattr(self._namespace, name)

@@ -31,8 +31,10 @@ class Tensor:
     # Comparisons return tensors, so identity is what hashes (as in PyTorch).
     __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
-        _init_fields(self, as_array(data, dtype), False)
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
+        array = as_array(data, dtype)
+        _init_fields(self, array if device is None else backend.to_device(array, device),
+                     False)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -68,10 +70,24 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    @property
+    def device(self):
+        """The Device holding the data (ns.device('cpu'), 'cuda:0' or 'strict')."""
+        return backend.device_of(self.data)
+
+    # x.to(device or dtype) is functional.to, bound at import (methods.py): a copy on
+    # another device is part of the graph, its gradient flows back to this device.
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
     # --- conversion ---------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shared, not copied, on the CPU)."""
-        return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        """The data as a NumPy array (shared, not copied, on the CPU; a copy from a
+        device)."""
+        return backend.to_host(self.data)
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
@@ -226,9 +242,24 @@ def as_array(data, dtype=None):
 
 
 # --- constructors -------------------------------------------------------------------
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """A new leaf tensor holding a copy of `data` (numbers, nested lists or an array)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
+    """A new leaf tensor holding a copy of `data` (numbers, nested lists or an array), on
+    `device` (default: where data is; lists and numbers: the CPU)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def _moved(t: Tensor, target) -> Tensor:
+    if t.device == target:
+        return t
+    source = t.device
+    data = backend.to_device(t.data, target)
+    if not (t.requires_grad and autograd._grad_enabled):
+        return _leaf(data, False)
+
+    def backward(grad):  # d(copy)/dx = identity: the gradient goes back where x lives
+        return (backend.to_device(grad, source),)
+
+    return record(data, (t,), backward, "to")
 
 
 def _shape_of(shape) -> tuple:
@@ -243,6 +274,10 @@ def _float_dtype(dtype) -> np.dtype:
     return backend.get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
+def _module(device):
+    return np if device is None else backend.device(device).module
+
+
 def _leaf(data, requires_grad: bool) -> Tensor:
     out = Tensor.__new__(Tensor)
     _init_fields(out, data, False)
@@ -251,35 +286,39 @@ def _leaf(data, requires_grad: bool) -> Tensor:
     return out
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: zeros(2, 3) or zeros((2, 3))."""
-    return _leaf(np.zeros(_shape_of(shape), _float_dtype(dtype)), requires_grad)
+def zeros(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """A tensor of zeros: zeros(2, 3) or zeros((2, 3)); on `device` (default the CPU)."""
+    return _leaf(_module(device).zeros(_shape_of(shape), _float_dtype(dtype)), requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: ones(2, 3) or ones((2, 3))."""
-    return _leaf(np.ones(_shape_of(shape), _float_dtype(dtype)), requires_grad)
+def ones(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """A tensor of ones: ones(2, 3) or ones((2, 3)); on `device` (default the CPU)."""
+    return _leaf(_module(device).ones(_shape_of(shape), _float_dtype(dtype)), requires_grad)
 
 
-def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(shape, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A tensor of `shape` filled with `fill_value`."""
     if dtype is None and isinstance(fill_value, (bool, int, np.integer)):
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
     shape = _shape_of(shape if isinstance(shape, (tuple, list)) else (shape,))
-    return _leaf(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad)
+    return _leaf(_module(device).full(shape, fill_value, _float_dtype(dtype)), requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Samples of the standard normal distribution, from the seeded generator."""
+def randn(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Samples of the standard normal distribution, from the seeded generator (on a
+    device: that device's generator, drawing there)."""
     dtype = _float_dtype(dtype)
-    data = backend.generator().standard_normal(_shape_of(shape), dtype=_rng_dtype(dtype))
+    rng = backend.generator_for(_module(device))
+    data = rng.standard_normal(_shape_of(shape), dtype=_rng_dtype(dtype))
     return _leaf(data.astype(dtype, copy=False), requires_grad)
 
 
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Samples of the uniform distribution on [0, 1), from the seeded generator."""
+def rand(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Samples of the uniform distribution on [0, 1), from the seeded generator (on a
+    device: that device's generator, drawing there)."""
     dtype = _float_dtype(dtype)
-    data = backend.generator().random(_shape_of(shape), dtype=_rng_dtype(dtype))
+    data = backend.generator_for(_module(device)).random(_shape_of(shape),
+                                                         dtype=_rng_dtype(dtype))
     return _leaf(data.astype(dtype, copy=False), requires_grad)
 
 
@@ -288,31 +327,37 @@ def _rng_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if dtype in (backend.float32, backend.float64) else backend.float64
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False,
+           device=None) -> Tensor:
     """Evenly spaced values in [start, end): int64 for int arguments, else the default float."""
     if end is None:
         start, end = 0, start
     if dtype is None:
         all_ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if all_ints else backend.get_default_dtype()
-    return _leaf(np.arange(start, end, step, dtype=dtype), requires_grad)
+    return _leaf(_module(device).arange(start, end, step, dtype=dtype), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+    """Zeros of t's shape, on t's device."""
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                 device=t.device)
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(t.shape, dtype or t.dtype), requires_grad)
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                device=t.device)
 
 
 def randn_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                 device=t.device)
 
 
 def rand_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                device=t.device)

@@ -76,6 +76,20 @@ class DataLoader:
         )
 
 
+def batch_to(batch, device):
+    """`batch` (a Tensor, or a tuple or dict of them, as DataLoader gives) with every
+    tensor on `device`; itself when device is None or the CPU and it is there."""
+    if device is None:
+        return batch
+    if isinstance(batch, tuple):
+        return tuple(batch_to(field, device) for field in batch)
+    if isinstance(batch, list):
+        return [batch_to(field, device) for field in batch]
+    if isinstance(batch, dict):
+        return {key: batch_to(value, device) for key, value in batch.items()}
+    return batch.to(device) if isinstance(batch, Tensor) else batch
+
+
 def _to_tensors(batch):
     if isinstance(batch, tuple):
         return tuple(_to_tensors(field) for field in batch)

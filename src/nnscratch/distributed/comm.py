@@ -102,9 +102,22 @@ def _contiguous(array: np.ndarray, who: str) -> np.ndarray:
     return array
 
 
+def _through_host(array, collective):
+    """A device's array (CuPy, the strict stand-in) goes through a host copy: MPI sends
+    host buffers. Written back in place; returns `array`."""
+    from .. import backend
+
+    host = np.ascontiguousarray(backend.to_host(array))
+    collective(host)
+    array[...] = backend.to_device(host, backend.device_of(array))
+    return array
+
+
 def broadcast(array: np.ndarray, root: int = 0) -> np.ndarray:
     """Overwrite `array` on every rank with root's, in place; returns it."""
     init()
+    if hasattr(array, "get") and not isinstance(array, np.ndarray):
+        return _through_host(array, lambda host: broadcast(host, root))
     _contiguous(array, "broadcast")
     if _state["comm"] is not None:
         _state["comm"].Bcast(array, root=root)
@@ -128,6 +141,8 @@ def all_reduce(array: np.ndarray, op: str = "sum") -> np.ndarray:
     if op not in ("sum", "mean"):
         raise ValueError(f"all_reduce: op must be 'sum' or 'mean', got {op!r}")
     init()
+    if hasattr(array, "get") and not isinstance(array, np.ndarray):
+        return _through_host(array, lambda host: all_reduce(host, op))
     _contiguous(array, "all_reduce")
     comm = _state["comm"]
     if comm is not None:

@@ -7,7 +7,7 @@ import contextlib
 
 import numpy as np
 
-from .. import autograd
+from .. import autograd, backend
 from ..nn import Module
 from .comm import all_reduce, broadcast, world_size
 
@@ -22,11 +22,16 @@ def average_gradients(parameters) -> None:
     for p in parameters:
         if p.requires_grad:
             if p.grad is None:
-                p.grad = np.zeros_like(p.data)
+                p.grad = backend.array_module(p.data).zeros_like(p.data)
             by_dtype.setdefault(p.grad.dtype, []).append(p)
     for params in by_dtype.values():
-        flat = np.concatenate([p.grad.ravel() for p in params])
-        all_reduce(flat, "mean")
+        xp = backend.array_module(params[0].grad)
+        flat = xp.concatenate([p.grad.ravel() for p in params])
+        if xp is not np:  # MPI sends host buffers: a GPU's gradients travel through them
+            host = all_reduce(backend.to_host(flat), "mean")
+            flat = backend.to_device(host, backend.device_of(params[0].grad))
+        else:
+            all_reduce(flat, "mean")
         start = 0
         for p in params:  # each gradient becomes its own slice of the averaged buffer
             size = p.grad.size

@@ -36,12 +36,16 @@ def constant(value, like: Tensor | None = None) -> Tensor:
     return out
 
 
-def array_of(value):
+def array_of(value, like=None):
     """The array behind a Tensor, an array (NumPy or CuPy) as it is, anything else (a
     list, a number) as a NumPy array: for arguments such as masks and labels that may
-    come in any of these forms."""
+    come in any of these forms. like: an array whose device the result is moved to (a
+    mask or labels given on the host go where the input lives)."""
     value = value.data if isinstance(value, Tensor) else value
-    return value if hasattr(value, "dtype") else np.asarray(value)
+    value = value if hasattr(value, "dtype") else np.asarray(value)
+    if like is not None and not isinstance(like, np.ndarray):
+        value = backend.to_device(value, backend.device_of(like))
+    return value
 
 
 def check_floating_input(x, w, op: str) -> None:
@@ -134,7 +138,8 @@ def _ones(length: int, dtype, xp):
         if len(_ones_vectors) >= 16:
             _ones_vectors.clear()
         vector = _ones_vectors[key] = xp.ones(length, dtype=dtype)
-        vector.flags.writeable = False
+        if xp is np:  # (CuPy's arrays have no read-only flag)
+            vector.flags.writeable = False
     return vector
 
 

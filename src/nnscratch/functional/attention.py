@@ -20,10 +20,8 @@ def _causal_bias(length: int, source: int, dtype: str, module: str):
     aligned top-left, transposed. Cached (read-only): a model asks for the same (L, S) at
     every layer and step, and adding it is faster than a masked write."""
     bias = np.where(np.tri(source, length, -1, dtype=bool), -np.inf, 0).astype(dtype)
-    if module != "numpy":
-        import cupy  # only reached when the inputs live on a GPU
-
-        return cupy.asarray(bias)
+    if module != "numpy":  # made once on the host, kept on the device
+        return backend.module_named(module).asarray(bias)
     bias.flags.writeable = False
     return bias
 
@@ -67,10 +65,10 @@ def _check_inputs(query: Tensor, key: Tensor, value: Tensor) -> None:
         ) from None
 
 
-def _mask_array(attn_mask, scores_shape: tuple, dtype):
+def _mask_array(attn_mask, scores_shape: tuple, dtype, like=None):
     """attn_mask as an array: bool stays bool, a float mask takes the inputs' dtype.
     It must broadcast to the scores' shape (..., L, S) without enlarging it."""
-    mask = array_of(attn_mask)
+    mask = array_of(attn_mask, like)
     if mask.dtype.kind not in "bf":
         raise TypeError(
             f"scaled_dot_product_attention: attn_mask must be bool (True = may attend) or "
@@ -148,7 +146,7 @@ def scaled_dot_product_attention(
         scores += _causal_bias(length, source, scores.dtype.str, xp.__name__)
     elif attn_mask is not None:
         # As in PyTorch, the mask may not widen the scores beyond Q K^T's leading dims.
-        mask = _mask_array(attn_mask, scores.shape[:-2] + (length, source), q.dtype)
+        mask = _mask_array(attn_mask, scores.shape[:-2] + (length, source), q.dtype, scores)
         if mask.dtype.kind == "b":
             xp.copyto(scores, -xp.inf, where=xp.swapaxes(~mask, -1, -2))
         else:

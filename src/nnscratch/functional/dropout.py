@@ -9,9 +9,10 @@ from ..tensor import Tensor, record
 def draw_keep(shape, p: float, dtype, xp):
     """Boolean keep mask of `shape`, each element kept with probability 1 - p (p < 1): one
     uniform per element from the seeded generator, in dtype when it is float32/64 (else
-    float64), so every op that drops (dropout, attention) draws the same way."""
+    float64), so every op that drops (dropout, attention) draws the same way. On a device
+    the device's generator draws there: no mask crosses from the host."""
     draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float64
-    return xp.asarray(backend.generator().random(shape, dtype=draw_dtype)) >= p
+    return backend.generator_for(xp).random(shape, dtype=draw_dtype) >= p
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

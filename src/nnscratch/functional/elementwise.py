@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, record
+from ..tensor import Tensor, _moved, record
 from ._common import constant, tensors
 
 
@@ -236,8 +236,26 @@ def where(condition, input, other) -> Tensor:
     return record(xp.where(cond, a.data, b.data), (a, b), backward, "where")
 
 
-def to(input: Tensor, dtype) -> Tensor:
-    """input cast to `dtype`. d/d input = g cast back to input's dtype."""
+def to(input: Tensor, *targets) -> Tensor:
+    """input on a device and/or cast to a dtype, as torch's x.to: x.to("cuda"),
+    x.to(ns.float64), x.to(ns.device("strict"), "float32"). d/d input = g moved back to
+    input's device and cast back to its dtype."""
+    device, dtype = None, None
+    for target in targets:
+        if isinstance(target, backend.Device) or (
+                isinstance(target, str) and target.partition(":")[0] in ("cpu", "cuda",
+                                                                         "strict")):
+            device = backend.device(target)
+        else:
+            dtype = target
+    if not targets:
+        raise TypeError("to() needs a device ('cpu', 'cuda', ...) or a dtype")
+    if device is not None:
+        input = _moved(input, device)
+    return input if dtype is None else _cast(input, dtype)
+
+
+def _cast(input: Tensor, dtype) -> Tensor:
     target = np.dtype(dtype)
     if input.data.dtype == target:
         return input

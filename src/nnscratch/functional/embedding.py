@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
-from ._common import constant
+from ._common import array_of, constant
 
 # Up to this many elements in the (num_embeddings, indices) one-hot matrix, the gradient
 # is one matrix product with it (BLAS, ~4x faster than np.add.at at a vocabulary of 96);
@@ -14,11 +14,10 @@ from ._common import constant
 ONE_HOT_LIMIT = 1 << 22
 
 
-def _indices(input, op: str):
-    """The indices as an integer array (a Tensor's data, an array or a nested list)."""
-    data = input.data if isinstance(input, Tensor) else input
-    if not (hasattr(data, "dtype") and hasattr(data, "shape")):
-        data = np.asarray(data)
+def _indices(input, op: str, like):
+    """The indices as an integer array (a Tensor's data, an array or a nested list), on
+    the device of the weight `like`."""
+    data = array_of(input, like)
     if data.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer indices, got {data.dtype}")
     return data
@@ -71,7 +70,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
             f"{op}: expected weight of shape (num_embeddings, embedding_dim), got "
             f"{tuple(w.shape)}"
         )
-    index = _indices(input, op)
+    index = _indices(input, op, w)
     num_embeddings = w.shape[0]
     padding_idx = _check_padding_idx(padding_idx, num_embeddings, op)
     if index.size:

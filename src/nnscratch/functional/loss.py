@@ -179,9 +179,11 @@ def _class_rows(x, op: str):
     raise ValueError(f"{op}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got ()")
 
 
-def _class_labels(target, target_shape, num_classes: int, ignore_index, op: str):
-    """Integer labels as (M,), checked; and the mask of rows not ignored (None if all count)."""
-    labels = array_of(target)
+def _class_labels(target, target_shape, num_classes: int, ignore_index, op: str,
+                  like=None):
+    """Integer labels as (M,), checked, on the device of `like`; and the mask of rows not
+    ignored (None if all count)."""
+    labels = array_of(target, like)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers (int64), got dtype {labels.dtype} "
@@ -254,7 +256,7 @@ def nll_loss(
     xp = backend.array_module(input.data)
     rows, target_shape, restore = _class_rows(input.data, "nll_loss")
     m, c = rows.shape
-    labels, valid = _class_labels(target, target_shape, c, ignore_index, "nll_loss")
+    labels, valid = _class_labels(target, target_shape, c, ignore_index, "nll_loss", rows)
     w = _class_weights(weight, c, rows, "nll_loss")
     index = xp.arange(m)
     row_weight = None if w is None else w[labels]
@@ -319,7 +321,7 @@ def cross_entropy(
 
         return record(value, (input,), backward_probabilities, "cross_entropy")
 
-    labels, valid = _class_labels(t, target_shape, c, ignore_index, "cross_entropy")
+    labels, valid = _class_labels(t, target_shape, c, ignore_index, "cross_entropy", rows)
     index = xp.arange(m)
     row_weight = None if w is None else w[labels]
     if valid is not None:
@@ -411,7 +413,7 @@ def categorical_cross_entropy(
 
         return record(value, (input,), backward_one_hot, "categorical_cross_entropy")
 
-    labels, _ = _class_labels(t, (m,), c, None, "categorical_cross_entropy")
+    labels, _ = _class_labels(t, (m,), c, None, "categorical_cross_entropy", p)
     index = xp.arange(m)
     picked = p[index, labels]
     value, coefficients = _reduce_rows(-xp.log(picked), reduction, m, (m,))

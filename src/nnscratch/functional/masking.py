@@ -9,8 +9,8 @@ from ..tensor import Tensor, record
 from ._common import array_of
 
 
-def _bool_mask(mask, op: str):
-    mask = array_of(mask)
+def _bool_mask(mask, op: str, like=None):
+    mask = array_of(mask, like)
     if mask.dtype.kind != "b":
         raise TypeError(f"{op}: expected a bool mask, got dtype {mask.dtype}")
     return mask
@@ -25,7 +25,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     """
     x = input.data
     xp = backend.array_module(x)
-    fill = _bool_mask(mask, "masked_fill")
+    fill = _bool_mask(mask, "masked_fill", x)
     value_input = value if isinstance(value, Tensor) else None
     if value_input is not None and value_input.ndim != 0:
         raise ValueError(

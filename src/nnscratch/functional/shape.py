@@ -138,7 +138,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         raise ValueError(
             f"cat: all shapes must match except along dim {dim}, got {shapes}"
         ) from None
-    ends = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    ends = np.cumsum([t.shape[axis] for t in tensors])[:-1].tolist()
 
     def backward(g):
         return tuple(xp.split(g, ends, axis=axis))
@@ -200,14 +200,17 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(input, max(-(-length // chunks), 1), dim)
 
 
-def _unwrap_index(index):
-    """Tensors and lists inside an index become arrays (lists of ints index like arrays)."""
+def _unwrap_index(index, xp=np):
+    """Tensors and lists inside an index become arrays (lists of ints index like arrays),
+    on the device of the indexed array (module xp): host index arrays move there."""
     if isinstance(index, tuple):
-        return tuple(_unwrap_index(i) for i in index)
+        return tuple(_unwrap_index(i, xp) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        index = index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        index = np.asarray(index)
+    if xp is not np and isinstance(index, np.ndarray):
+        index = xp.asarray(index)
     return index
 
 
@@ -225,7 +228,7 @@ def getitem(input: Tensor, index) -> Tensor:
     reading T slices costs T slice-sized additions. Added, not assigned, because an
     integer array may pick the same element more than once.
     """
-    index = _unwrap_index(index)
+    index = _unwrap_index(index, backend.array_module(input.data))
     out = input.data[index]
     advanced = _is_advanced(index)
 

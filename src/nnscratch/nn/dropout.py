@@ -47,7 +47,8 @@ class GaussianNoise(Module):
         from .. import backend
         from ..tensor import Tensor
 
-        noise = backend.generator().standard_normal(x.shape) * self.std
+        rng = backend.generator_for(backend.array_module(x.data))  # drawn on x's device
+        noise = rng.standard_normal(x.shape) * self.std
         return x + Tensor(noise.astype(x.dtype))
 
     def extra_repr(self) -> str:

@@ -54,6 +54,10 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
+    """Write values into tensor. Draws are made on the host by the seeded generator, so a
+    seed initialises a model alike on every device; a device's tensor gets one copy."""
+    if hasattr(values, "shape") and not isinstance(tensor.data, np.ndarray):
+        values = backend.to_device(values, backend.device_of(tensor.data))
     with no_grad():
         tensor.data[...] = values
     return tensor

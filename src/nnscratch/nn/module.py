@@ -11,8 +11,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 from .parameter import Parameter
+
+_DEVICE_NAMES = ("cpu", "cuda", "strict")
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -225,15 +228,34 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype) -> Module:
-        """Cast every floating parameter and buffer to dtype, in place (keeps identities)."""
-        dtype = np.dtype(dtype)
+    def to(self, *targets) -> Module:
+        """Move every parameter and buffer to a device (`to("cuda")`, `to(ns.device(
+        "cpu"))`) and/or cast the floating ones to a dtype (`to(np.float64)`), in place:
+        the Parameter objects stay the same, so an optimizer built before still holds
+        them (its state, made at the first step, then lives on the device too)."""
+        device, dtype = None, None
+        for target in targets:
+            if isinstance(target, backend.Device) or (
+                    isinstance(target, str) and target.partition(":")[0] in _DEVICE_NAMES):
+                device = backend.device(target)
+            else:
+                dtype = np.dtype(target)
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.data.dtype.kind == "f":
+            if device is not None:
+                t.data = backend.to_device(t.data, device)
+                if t.grad is not None:
+                    t.grad = backend.to_device(t.grad, device)
+            if dtype is not None and t.data.dtype.kind == "f":
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad = t.grad.astype(dtype)
         return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self) -> Module:
+        return self.to("cuda")
 
     def double(self) -> Module:
         return self.to(np.float64)
@@ -281,7 +303,9 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            value = value.data if isinstance(value, Tensor) else value
+            if not (hasattr(value, "shape") and hasattr(value, "dtype")):  # lists, numbers
+                value = np.asarray(value)
             if tuple(value.shape) != tuple(target.shape):
                 problems.append(
                     f"{name!r}: shape {tuple(value.shape)} in the state, "
@@ -299,7 +323,11 @@ class Module:
         for name, target in own.items():
             if name in state_dict:
                 value = state_dict[name]
-                target.data[...] = value.data if isinstance(value, Tensor) else value
+                value = value.data if isinstance(value, Tensor) else value
+                if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+                    value = np.asarray(value)
+                # a checkpoint holds host arrays; the module may live on a device
+                target.data[...] = backend.to_device(value, backend.device_of(target.data))
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing ---------------------------------------------------------------------

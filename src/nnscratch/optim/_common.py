@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from .. import parallel
+from .. import backend, parallel
 
 
 def check_option(owner: str, name: str, value, low: float = 0.0, high: float | None = None,
@@ -49,7 +49,9 @@ def check_like(owner: str, where: str, saved, current) -> None:
     elif isinstance(current, str):
         if not isinstance(saved, str):
             refuse("a string")
-    elif isinstance(current, np.ndarray):
+    elif hasattr(current, "shape") and hasattr(current, "dtype"):  # on any device
+        if hasattr(saved, "dtype") and not isinstance(saved, np.ndarray):
+            saved = backend.to_host(saved)
         if not isinstance(saved, np.ndarray) or saved.shape != current.shape \
                 or saved.dtype.kind not in "fiu" or not np.isfinite(saved).all():
             refuse(f"a finite array of shape {current.shape}")

@@ -8,9 +8,17 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from ._common import check_like
+
+
+def _like_param(array, p):
+    """A saved state array as p's own: its dtype, a copy, on its device (a checkpoint holds
+    host arrays; the parameter may live on a GPU)."""
+    return backend.to_device(backend.to_host(array).astype(p.dtype, copy=True),
+                             backend.device_of(p.data))
 
 
 class Optimizer:
@@ -159,7 +167,8 @@ class Optimizer:
             for p in group["params"]:
                 if self.state.get(p):  # as torch, no entry for an empty state
                     state[index[id(p)]] = {
-                        k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                        k: (v.copy() if hasattr(v, "shape") and hasattr(v, "dtype")
+                            else copy.deepcopy(v))
                         for k, v in self.state[p].items()
                     }
         return {"state": state, "param_groups": groups}
@@ -235,7 +244,7 @@ class Optimizer:
                         f"parameter has {p.shape}"
                     )
                 check_like(name, f"state[{index!r}][{k!r}]", v, like)
-            state[p] = {k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray)
+            state[p] = {k: (_like_param(v, p) if hasattr(v, "shape") and hasattr(v, "dtype")
                             else copy.deepcopy(v))
                         for k, v in values.items()}
         self.state = state

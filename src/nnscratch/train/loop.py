@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import no_grad
 from ..data import DataLoader, Dataset, TensorDataset, train_val_split
+from ..data.loader import batch_to
 from ..distributed import world_size
 from ..tensor import Tensor
 from . import metrics as metric_functions
 from .callbacks import TerminateOnNaN
 from .history import History
 from .step import SupervisedEvalStep, SupervisedStep
-from .trainer import Trainer, run_eval
+from .trainer import Trainer, device_of_models, run_eval
 
 
 def as_loader(data, batch_size: int, shuffle: bool, fields: int = 2):
@@ -254,9 +256,11 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
         loader = DataLoader(TensorDataset(data), batch_size=batch_size)
     was_training = model.training
     model.eval()
+    device = device_of_models([model])
     try:
-        with no_grad():
-            outputs = [model(_inputs_of(batch)).data for batch in loader]
+        with no_grad():  # results come back to the host
+            outputs = [backend.to_host(model(_inputs_of(batch_to(batch, device))).data)
+                       for batch in loader]
     finally:
         model.train(was_training)
     return np.concatenate(outputs) if outputs else np.empty((0,))

@@ -19,6 +19,7 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 
 
@@ -42,6 +43,8 @@ def _as_float(value, key, who: str) -> float:
     nan and inf pass (TerminateOnNaN is there to act on them)."""
     if isinstance(value, Tensor):
         value = value.data
+    if hasattr(value, "dtype") and not isinstance(value, (np.ndarray, np.generic)):
+        value = backend.to_host(value)  # a device's array
     if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
         return float(value.reshape(()))
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
@@ -101,8 +104,9 @@ class _EpochOutputs:
 
     def keep(self, output, target) -> None:
         if self.metrics:
-            self.outputs.append(output.data)
-            self.targets.append(target.data)
+            # on the host: the metrics are NumPy code (one copy a batch from a device)
+            self.outputs.append(backend.to_host(output.data))
+            self.targets.append(backend.to_host(target.data))
 
     def epoch_logs(self) -> dict:
         """Each metric over everything kept since the last call; then forgets it."""

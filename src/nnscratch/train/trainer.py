@@ -11,6 +11,7 @@ import time
 
 from .. import backend, io
 from ..autograd import no_grad
+from ..data.loader import batch_to
 from ..distributed.training import DataParallelRun
 from ..functional._geometry import is_int
 from ..io_checks import CheckpointError
@@ -51,9 +52,22 @@ def epoch_logs_of(step, who: str) -> dict:
     return {} if summary is None else check_logs(summary(), f"{who}.epoch_logs()")
 
 
+def device_of_models(models):
+    """The device the models' parameters live on when it is not the CPU (batches go
+    there), else None."""
+    for model in models:
+        for p in model.parameters():
+            device = backend.device_of(p.data)
+            return None if device.type == "cpu" else device
+    return None
+
+
 def run_eval(eval_step, models, loader, who: str = "evaluate") -> dict:
     """The weighted means of `eval_step(batch)` over `loader` (plus its epoch_logs), with
-    every model in eval mode, recording no graph; each model's mode is put back after."""
+    every model in eval mode, recording no graph; each model's mode is put back after.
+    Batches go to the models' device."""
+    models = list(models)
+    device = device_of_models(models)
     modes = [(model, model.training) for model in models]
     for model, _ in modes:
         model.eval()
@@ -61,6 +75,7 @@ def run_eval(eval_step, models, loader, who: str = "evaluate") -> dict:
     try:
         with no_grad():
             for batch in loader:
+                batch = batch_to(batch, device)
                 means.add(check_logs(eval_step(batch), "eval_step"), batch_size_of(batch))
     finally:
         for model, training in modes:
@@ -336,7 +351,9 @@ class Trainer:
             model.train()
         self._after_backward_calls = 0
         means = WeightedMeans()
+        device = device_of_models(self.models.values())
         for batch_index, batch in enumerate(loader):
+            batch = batch_to(batch, device)  # a model on a GPU trains on batches there
             logs = self.step(batch, self) if self._step_takes_trainer else self.step(batch)
             logs = check_logs(logs, "step")
             means.add(logs, batch_size_of(batch))
