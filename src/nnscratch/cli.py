@@ -57,7 +57,7 @@ def cmd_train(args) -> int:
                                args.out, args.resume,
                                progress="lines" if not args.quiet else False, say=_say,
                                patience=args.patience, final=args.final or None,
-                               diagnostics=args.diagnostics,
+                               diagnostics=args.diagnostics, device=args.device,
                                **_recipe_options(args))
     if "rank" in summary:  # a rank > 0 of mpiexec: rank 0 reports for the run
         return 0
@@ -74,6 +74,16 @@ def cmd_train(args) -> int:
         _say(f"validation (best epoch): {_format_scores(summary['val'])}")
     _say(f"run folder: {summary['folder']}")
     return 0
+
+
+def _device(text: str) -> str:
+    """--device: a device name, checked now (cuda without CuPy: a one-line error)."""
+    from .backend import device
+
+    try:
+        return str(device(text))
+    except (ValueError, RuntimeError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _recipe_options(args) -> dict:
@@ -157,6 +167,7 @@ def cmd_sample(args) -> int:
     from .models.runner import load_trained
 
     recipe, model, checkpoint = load_trained(args.run)
+    model.to(args.device)  # sampled there; the samples come back to the host
     info = checkpoint.get("model_info") or {}
     if "tokenizer" in info:
         return _sample_text(args, model, info)
@@ -398,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--diagnostics", action="store_true", help="record gradient and "
                        "activation statistics per layer: gradients.png and activations.png "
                        "in the run folder")
+    train.add_argument("--device", type=_device, help="where the model trains: cpu "
+                       "(default), cuda (a GPU through CuPy), cuda:N, or strict (the "
+                       "stand-in device of the tests)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=cmd_train)
 
@@ -443,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--guidance", type=_positive(float, "a number", zero_allowed=True),
                         help="fashion-ddpm: classifier-free guidance scale w (0: "
                         "unconditional, 1: conditional; default 2)")
+    sample.add_argument("--device", type=_device, default="cpu", help="where to sample: "
+                        "cpu (default), cuda, cuda:N or strict")
     sample.set_defaults(handler=cmd_sample)
 
     score = commands.add_parser("score", help="sample quality (FCD, class coverage, "

@@ -117,7 +117,7 @@ class Autoencoder(nn.Module):
 def add_noise(x: Tensor, std: float) -> Tensor:
     """x plus N(0, std^2) noise from the seeded generator, clipped to [0, 1]: a denoising
     autoencoder's input (its target stays the clean x)."""
-    return F.clamp(x + randn(*x.shape, dtype=x.dtype) * std, 0.0, 1.0)
+    return F.clamp(x + randn(*x.shape, dtype=x.dtype, device=x.device) * std, 0.0, 1.0)
 
 
 def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -125,7 +125,7 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
     dz/dmu = 1, dz/dlogvar = eps * exp(logvar / 2) / 2 = (z - mu) / 2: the noise is an
     input, not a step of the graph, so gradients flow through mu and logvar."""
-    eps = randn(*mu.shape, dtype=mu.dtype)
+    eps = randn(*mu.shape, dtype=mu.dtype, device=mu.device)
     return mu + F.exp(logvar * 0.5) * eps
 
 
@@ -187,4 +187,5 @@ class VAE(nn.Module):
     def sample(self, count: int) -> Tensor:
         """`count` new images in [0, 1]: the mean sigmoid(decode(z)) of z ~ N(0, I), drawn
         from the seeded generator (under no_grad() to record no graph)."""
-        return F.sigmoid(self.decode(randn(count, self.latent_size)))
+        device = next(self.parameters()).device
+        return F.sigmoid(self.decode(randn(count, self.latent_size, device=device)))

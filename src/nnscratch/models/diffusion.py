@@ -34,16 +34,18 @@ def timestep_embedding(t, dim: int, max_period: float = 10_000.0, dtype=None) ->
     """Sinusoidal embeddings (N, dim) of timesteps t (N,): [cos(t f_k), sin(t f_k)] with
     frequencies f_k = max_period^(-k / (dim / 2)), k < dim / 2 (a zero column pads an odd
     dim), as the transformer's positions and DDPM's time input; computed in float64, given
-    in `dtype` (default: the default dtype)."""
-    steps = np.asarray(t.data if isinstance(t, Tensor) else t, dtype=np.float64).reshape(-1)
+    in `dtype` (default: the default dtype), on t's device."""
+    steps = t.data if isinstance(t, Tensor) else t
+    xp = backend.array_module(steps) if hasattr(steps, "dtype") else np
+    steps = xp.asarray(steps, dtype=np.float64).reshape(-1)
     if dim < 1:
         raise ValueError(f"timestep_embedding: dim must be >= 1, got {dim}")
     half = dim // 2
-    frequencies = np.exp(-math.log(max_period) * np.arange(half) / max(half, 1))
+    frequencies = xp.exp(-math.log(max_period) * xp.arange(half) / max(half, 1))
     angles = steps[:, None] * frequencies[None]
-    embedding = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+    embedding = xp.concatenate([xp.cos(angles), xp.sin(angles)], axis=1)
     if dim % 2:
-        embedding = np.concatenate([embedding, np.zeros((len(steps), 1))], axis=1)
+        embedding = xp.concatenate([embedding, xp.zeros((len(steps), 1))], axis=1)
     return Tensor(embedding.astype(dtype or backend.get_default_dtype()))
 
 
@@ -76,13 +78,15 @@ class NoiseSchedule:
         self.steps = len(betas)
 
     def _column(self, values, t, like):
-        """values[t] shaped (N, 1, ...) to broadcast against `like` (N, ...)."""
-        index = np.asarray(t.data if isinstance(t, Tensor) else t).astype(np.int64)
+        """values[t] shaped (N, 1, ...) to broadcast against `like` (N, ...), on its
+        device (the schedule itself stays on the host: T numbers)."""
+        index = backend.to_host(t.data if isinstance(t, Tensor) else np.asarray(t))
+        index = index.astype(np.int64)
         if index.min(initial=0) < 0 or index.max(initial=0) >= self.steps:
             raise ValueError(f"timesteps must lie in [0, {self.steps}), got {index.min()} to "
                              f"{index.max()}")
-        column = values[index].astype(like.dtype)
-        return Tensor(column.reshape((-1,) + (1,) * (like.ndim - 1)))
+        column = values[index].astype(like.dtype).reshape((-1,) + (1,) * (like.ndim - 1))
+        return Tensor(backend.to_device(column, backend.device_of(like.data)))
 
     def q_sample(self, x0: Tensor, t, noise: Tensor) -> Tensor:
         """x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) noise, per sample's t (N,)."""
@@ -92,23 +96,25 @@ class NoiseSchedule:
 
 def diffusion_loss(model, x0: Tensor, schedule: NoiseSchedule, **model_kwargs) -> Tensor:
     """The epsilon-prediction loss of a batch x0: t uniform in 0..T-1 and eps ~ N(0, I)
-    from the seeded generator, mean (model(x_t, t) - eps)^2."""
-    rng = backend.generator()
+    from the seeded generator (x0's device's), mean (model(x_t, t) - eps)^2."""
+    rng = backend.generator_for(backend.array_module(x0.data))
     t = Tensor(rng.integers(0, schedule.steps, size=x0.shape[0]).astype(np.int64))
     noise = Tensor(rng.standard_normal(x0.shape).astype(x0.dtype))
     return F.mse_loss(model(schedule.q_sample(x0, t, noise), t, **model_kwargs), noise)
 
 
 def _predict(model, x: Tensor, step: int, **model_kwargs) -> np.ndarray:
-    t = Tensor(np.full(x.shape[0], step, dtype=np.int64))
+    t = Tensor(backend.array_module(x.data).full(x.shape[0], step, dtype=np.int64))
     return model(x, t, **model_kwargs).data
 
 
-def ddpm_sample(model, shape, schedule: NoiseSchedule, return_steps=(), **model_kwargs):
+def ddpm_sample(model, shape, schedule: NoiseSchedule, return_steps=(), device=None,
+                **model_kwargs):
     """Ancestral DDPM sampling of `shape` (N, ...) from x_T ~ N(0, I), all T steps, under
     no_grad. return_steps: timesteps whose x_t to keep too (e.g. for a picture of the walk
-    back). Returns x_0, or (x_0, {t: x_t}) when return_steps is given."""
-    rng = backend.generator()
+    back). device: where to sample (the model's; default the CPU), with its generator.
+    Returns x_0, or (x_0, {t: x_t}) when return_steps is given (arrays of that device)."""
+    rng = backend.generator_for(np if device is None else backend.device(device).module)
     dtype = backend.get_default_dtype()
     x = rng.standard_normal(shape).astype(dtype)
     kept, wanted = {}, set(return_steps)
@@ -155,7 +161,8 @@ def ddim_times(schedule: NoiseSchedule, steps: int) -> np.ndarray:
 
 
 def ddim_sample(model, shape, schedule: NoiseSchedule, steps: int = 50, eta: float = 0.0,
-                clip_denoised: bool = False, noise=None, return_steps=(), **model_kwargs):
+                clip_denoised: bool = False, noise=None, return_steps=(), device=None,
+                **model_kwargs):
     """DDIM sampling of `shape` on `steps` evenly spaced timesteps (eta 0: deterministic
     given x_T; 1: DDPM-like noise), under no_grad; returns x_0.
 
@@ -164,14 +171,16 @@ def ddim_sample(model, shape, schedule: NoiseSchedule, steps: int = 50, eta: flo
     step stays consistent: clipping x0_hat alone, with the network's eps kept, pushes
     guided samples off the data and onto a few classes. noise: x_T itself (an array of
     `shape`) instead of a draw. return_steps: indices i of the visited steps (0: x_T)
-    whose x to keep too; then returns (x_0, {i: x})."""
+    whose x to keep too; then returns (x_0, {i: x}). device: where to sample (the
+    model's; default the CPU), with its generator; the arrays returned live there."""
     times = ddim_times(schedule, steps)
-    rng = backend.generator()
+    xp = np if device is None else backend.device(device).module
+    rng = backend.generator_for(xp)
     dtype = backend.get_default_dtype()
     if noise is None:
         x = rng.standard_normal(shape).astype(dtype)
     else:
-        x = np.array(noise.data if isinstance(noise, Tensor) else noise, dtype=dtype)
+        x = xp.array(noise.data if isinstance(noise, Tensor) else noise, dtype=dtype)
         if x.shape != tuple(shape):
             raise ValueError(f"ddim_sample: noise must have shape {tuple(shape)}, got {x.shape}")
     kept, wanted = {}, set(return_steps)
@@ -184,7 +193,7 @@ def ddim_sample(model, shape, schedule: NoiseSchedule, steps: int = 50, eta: flo
             eps = _predict(model, Tensor(x), int(step), **model_kwargs)
             x0_hat = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
             if clip_denoised:
-                x0_hat = np.clip(x0_hat, -1.0, 1.0)
+                x0_hat = xp.clip(x0_hat, -1.0, 1.0)
                 eps = (x - math.sqrt(a) * x0_hat) / math.sqrt(1 - a)
             s = eta * math.sqrt((1 - a_prev) / (1 - a)) * math.sqrt(1 - a / a_prev)
             x = math.sqrt(a_prev) * x0_hat + math.sqrt(max(1 - a_prev - s * s, 0.0)) * eps

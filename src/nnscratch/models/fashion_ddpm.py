@@ -33,7 +33,7 @@ from ..tools.shapes import eval_mode
 from . import diffusion
 from . import image_pictures as pictures
 from .fashion_generative import ImageRecipe, image_splits
-from .recipe import Splits
+from .recipe import Splits, model_device
 from .unet import UNet
 
 CLASSES = 10
@@ -66,10 +66,12 @@ class EMADenoiser(nn.Module):
 
 def dropped_labels(labels, probability: float) -> Tensor:
     """labels (N,) with each replaced by NULL_LABEL with `probability` (seeded draws):
-    the label dropout that teaches one net both eps(x, t, y) and eps(x, t)."""
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels, np.int64)
-    drop = backend.generator().random(len(labels)) < probability
-    return Tensor(np.where(drop, NULL_LABEL, labels))
+    the label dropout that teaches one net both eps(x, t, y) and eps(x, t). Drawn and
+    kept on the labels' device."""
+    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    xp = backend.array_module(labels)
+    drop = backend.generator_for(xp).random(len(labels)) < probability
+    return Tensor(xp.where(drop, NULL_LABEL, labels.astype(np.int64)))
 
 
 class ConditionalDiffusionStep:
@@ -158,11 +160,16 @@ class FashionDDPMRecipe(ImageRecipe):
             raise ValueError("guidance needs a class-conditional model")
         labels = np.asarray(labels, np.int64)
         schedule = self.schedule()
+        device = model_device(model)  # sampled where the model lives, returned to the host
         with eval_mode(model):
-            return diffusion.ddim_sample(
+            result = diffusion.ddim_sample(
                 diffusion.guided(model.ema, labels, guidance, NULL_LABEL), noise.shape,
                 schedule, steps=steps, clip_denoised=True, noise=noise,
-                return_steps=return_steps)
+                return_steps=return_steps, device=device)
+        if return_steps:
+            final, kept = result
+            return backend.to_host(final), {i: backend.to_host(x) for i, x in kept.items()}
+        return backend.to_host(result)
 
     def sample_images(self, model, count: int, seed: int = 0, label=None,
                       steps: int | None = None, guidance: float | None = None):

@@ -116,7 +116,8 @@ class GAN(nn.Module):
         """`count` new images in [0, 1]: (G(z) + 1) / 2, z ~ N(0, I) from the seeded
         generator. In the model's mode: call eval() first (the DCGAN's BatchNorm then
         uses its running statistics) and no_grad() to record no graph."""
-        return (self.generate(randn(count, self.latent_size)) + 1.0) * 0.5
+        device = next(self.parameters()).device
+        return (self.generate(randn(count, self.latent_size, device=device)) + 1.0) * 0.5
 
 
 def _bce(logits: Tensor, target: float) -> Tensor:
@@ -136,7 +137,8 @@ class GANStep:
     def __call__(self, batch, trainer) -> dict:
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
         G, D = self.gan.generator, self.gan.discriminator
-        fake = G(randn(real.shape[0], self.gan.latent_size, dtype=real.dtype))
+        fake = G(randn(real.shape[0], self.gan.latent_size, dtype=real.dtype,
+                       device=real.device))
 
         real_logits, fake_logits = D(real), D(fake.detach())
         d_loss = _bce(real_logits, self.real_label) + _bce(fake_logits, 0.0)

@@ -229,7 +229,8 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))
         if targets is None:
             return logits
-        t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        t = targets.data if isinstance(targets, Tensor) else targets
+        t = t if hasattr(t, "shape") else np.asarray(t)
         if tuple(t.shape) != tuple(ids.shape):
             raise ValueError(f"GPT: targets must have idx's shape {tuple(ids.shape)}, got "
                              f"{tuple(t.shape)}")

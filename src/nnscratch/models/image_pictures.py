@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tensor import Tensor
+from .. import backend
 from ..tools.shapes import eval_mode
 from ..train import Callback
+from .recipe import on_model
 
 GRID_COUNT = 64
 GRID_SEED = 1234
@@ -38,8 +39,8 @@ def fixed_codes(count: int, size: int, seed: int = GRID_SEED) -> np.ndarray:
 def evaluated(model, function, *arrays) -> np.ndarray:
     """function(*Tensors) of the model in eval mode without a graph, as an array; the
     model's mode is put back after."""
-    with eval_mode(model):
-        return function(*(Tensor(a) for a in arrays)).data
+    with eval_mode(model):  # host arrays in, host arrays out, the model where it lives
+        return backend.to_host(function(*(on_model(model, a) for a in arrays)).data)
 
 
 def in_batches(function, x: np.ndarray, size: int = 500) -> np.ndarray:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import backend
+from ..tensor import Tensor
+
 
 @dataclass
 class Splits:
@@ -126,3 +129,15 @@ class Recipe:
 
     def after_training(self, model, splits: Splits, folder, say) -> None:
         """Anything a recipe wants to show once trained (e.g. a truth table)."""
+
+
+def model_device(model):
+    """The Device of the model's parameters (the CPU for a model without any)."""
+    p = next(iter(model.parameters()), None)
+    return backend.Device("cpu") if p is None else backend.device_of(p.data)
+
+
+def on_model(model, array) -> Tensor:
+    """`array` (host data: a figure's inputs, a rollout's context) as a Tensor on the
+    model's device."""
+    return Tensor(backend.to_device(np.asarray(array), model_device(model)))

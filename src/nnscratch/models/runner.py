@@ -178,7 +178,7 @@ def one_step_losses(recipe, batch_size: int = 2) -> tuple:
 
 def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                  out="runs", resume=None, progress=True, say=print, patience=None,
-                 final=None, diagnostics: bool = False, **options) -> dict:
+                 final=None, diagnostics: bool = False, device=None, **options) -> dict:
     """Train recipe `name`; returns a summary dict (folder, test scores, timings).
 
     epochs, batch_size, lr, seed: None means the recipe's default (seed 0), or, with
@@ -194,6 +194,9 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
     validation, keep the last epoch and score the test split once (`final_splits`).
     diagnostics: record gradient and activation statistics per layer (train.Diagnostics),
     drawn as gradients.png and activations.png in the run folder.
+    device: where the model trains ('cuda', 'strict', a Device; default the CPU, or the
+    resumed run's): its batches follow it; checkpoints hold host arrays, so a run trained
+    on a GPU loads, evaluates and resumes anywhere.
     options: the recipe's own settings (e.g. text= for a language model's corpus), None
     meaning its default or the resumed run's.
     """
@@ -230,6 +233,8 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
         splits = final_splits(recipe, splits)
     model_info = recipe.model_info(splits)
     model = recipe.build_model_for(model_info)
+    device = str(backend.device(choose(device, "device", "cpu")))
+    model.to(device)
     optimizer = recipe.optimizer(model, lr)
     scheduler = recipe.scheduler(optimizer, epochs)
     # before any folder is made: data too short for a batch leaves nothing behind on disk
@@ -251,7 +256,7 @@ def train_recipe(name: str, epochs=None, batch_size=None, lr=None, seed=None,
                                                  else None))
     config = {"recipe": name, "description": recipe.description, "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "seed": seed, "final": final,
-              "options": recipe.options(),
+              "options": recipe.options(), "device": device,
               "nnscratch": __version__,
               "numpy": np.__version__, "python": platform.python_version()}
     if ranks > 1:

@@ -20,8 +20,7 @@ from .. import nn
 from ..autograd import no_grad
 from ..data import synthetic
 from ..files import atomic_open
-from ..tensor import Tensor
-from .recipe import Recipe, Splits
+from .recipe import Recipe, Splits, on_model
 
 LENGTH, PERIOD, NOISE = 4000, 50.0, 0.1
 TRAIN_END, VAL_END = 3000, 3500
@@ -68,14 +67,14 @@ def value_windows(series: np.ndarray, window: int):
 def rnn_rollout(model: SineRNN, context: np.ndarray, horizon: int) -> np.ndarray:
     """Read `context`, then feed the model its own predictions for `horizon` steps."""
     with no_grad():
-        predicted, state = model.forward_with_state(Tensor(context[None, :, None]))
-        value = predicted.data[0, -1, 0]
+        predicted, state = model.forward_with_state(on_model(model, context[None, :, None]))
+        value = predicted.numpy()[0, -1, 0]
         out = []
         for _ in range(horizon):
             out.append(value)
             predicted, state = model.forward_with_state(
-                Tensor(np.array(value, dtype=context.dtype).reshape(1, 1, 1)), state)
-            value = predicted.data[0, -1, 0]
+                on_model(model, np.array(value, dtype=context.dtype).reshape(1, 1, 1)), state)
+            value = predicted.numpy()[0, -1, 0]
     return np.array(out, dtype=context.dtype)
 
 
@@ -84,8 +83,8 @@ def window_rollout(model, context: np.ndarray, horizon: int, window: int = WINDO
     values = list(context[-window:])
     with no_grad():
         for _ in range(horizon):
-            x = Tensor(np.array(values[-window:], dtype=context.dtype)[None])
-            values.append(model(x).data[0, 0])
+            x = on_model(model, np.array(values[-window:], dtype=context.dtype)[None])
+            values.append(model(x).numpy()[0, 0])
     return np.array(values[window:], dtype=context.dtype)
 
 
@@ -95,9 +94,9 @@ def one_step_errors(rnn: SineRNN, mlp, observed: np.ndarray, clean: np.ndarray,
     the same targets: the RNN reads the series from start - SEQ_LEN, the MLP its window."""
     with no_grad():
         run = observed[start - SEQ_LEN:end - 1]
-        rnn_pred = rnn(Tensor(run[None, :, None])).data[0, SEQ_LEN - 1:, 0]
+        rnn_pred = rnn(on_model(rnn, run[None, :, None])).numpy()[0, SEQ_LEN - 1:, 0]
         x, _ = value_windows(observed[start - WINDOW:end], WINDOW)
-        mlp_pred = mlp(Tensor(x)).data[:, 0]
+        mlp_pred = mlp(on_model(mlp, x)).numpy()[:, 0]
     errors = {}
     for name, pred in (("rnn", rnn_pred), ("feed-forward", mlp_pred)):
         errors[name] = {"vs_observed": float(np.mean((pred - observed[start:end]) ** 2)),

@@ -25,7 +25,7 @@ from ..data import synthetic
 from ..tensor import Tensor
 from ..tools.shapes import eval_mode
 from . import diffusion
-from .recipe import Recipe, Splits
+from .recipe import Recipe, Splits, model_device
 
 SHAPES = ("moons", "rings")
 SCORE_SEED = 0
@@ -138,8 +138,13 @@ class ToyDDPMRecipe(Recipe):
         """`count` DDPM samples (count, 2) (and {t: x_t} for return_steps), drawn with
         `seed`, the model in eval mode."""
         with eval_mode(model), backend.seeded(seed):
-            return diffusion.ddpm_sample(model, (count, 2), self.schedule(),
-                                         return_steps=return_steps)
+            result = diffusion.ddpm_sample(model, (count, 2), self.schedule(),
+                                           return_steps=return_steps,
+                                           device=model_device(model))
+        if return_steps:  # sampled where the model lives, returned to the host
+            final, kept = result
+            return backend.to_host(final), {t: backend.to_host(x) for t, x in kept.items()}
+        return backend.to_host(result)
 
     def plot_points(self, points: np.ndarray, path, data: np.ndarray | None = None) -> None:
         """A scatter of `points` (over `data`, when given) as a PNG at `path`."""
