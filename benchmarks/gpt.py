@@ -115,7 +115,8 @@ def torch_gpt(vocab_size: int, block_size: int, n_layer: int, n_head: int, n_emb
             self.lm_head.weight = self.transformer.wte.weight
 
         def forward(self, idx, targets):
-            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1]))
+            x = self.transformer.wte(idx) + self.transformer.wpe(
+                torch.arange(idx.shape[1], device=idx.device))
             for block in self.transformer.h:
                 x = block(x)
             logits = self.lm_head(self.transformer.ln_f(x))
