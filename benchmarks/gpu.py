@@ -101,21 +101,18 @@ def measure(name: str, device: str, steps: int) -> tuple[float, float, float, fl
         if torch_device == "cuda":
             torch.cuda.synchronize()
 
-    def our_step(i):
-        x, y = ours_on[i % len(ours_on)]
-        loss = _loss(name, ours, F, x, y)
-        our_optimizer.zero_grad()
-        loss.backward()
-        our_optimizer.step()
-        return loss
+    def stepper(model, optimizer, on_device, functional):
+        def step(i):
+            x, y = on_device[i % len(on_device)]
+            loss = _loss(name, model, functional, x, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step
 
-    def their_step(i):
-        x, y = theirs_on[i % len(theirs_on)]
-        loss = _loss(name, theirs, TF, x, y)
-        their_optimizer.zero_grad()
-        loss.backward()
-        their_optimizer.step()
-        return loss
+    our_step = stepper(ours, our_optimizer, ours_on, F)
+    their_step = stepper(theirs, their_optimizer, theirs_on, TF)
 
     first = (float(our_step(0).item()), float(their_step(0).item()))
     timings = []
