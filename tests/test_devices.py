@@ -307,3 +307,18 @@ def test_initialisers_fill_device_tensors_with_the_seeds_host_draws():
             init(layer.weight)
         assert device.weight.device == DEVICE
         np.testing.assert_array_equal(device.weight.numpy(), cpu.weight.numpy())
+
+
+def test_a_device_tensor_says_where_it_is_and_tools_probe_the_model_there():
+    x = ns.tensor([1.0, 2.0], device=DEVICE)
+    assert repr(x) == f"tensor([1., 2.], device='{DEVICE}')"
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3)).to(DEVICE)
+    assert "Linear" in ns.tools.summary(model, (1, 4, 4))
+
+
+def test_a_cnn_on_the_device_draws_its_filters_and_feature_maps(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten()).to(DEVICE)
+    ns.tools.plot.filters(model[0], tmp_path / "filters.png")
+    ns.tools.plot.feature_maps(model, np.zeros((1, 6, 6), np.float32), 1,
+                               tmp_path / "maps.png")
+    assert (tmp_path / "filters.png").is_file() and (tmp_path / "maps.png").is_file()

@@ -160,6 +160,8 @@ class Tensor:
         extras = []
         if self.data.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
             extras.append(f"dtype={self.data.dtype}")
+        if not isinstance(self.data, np.ndarray):
+            extras.append(f"device='{self.device}'")  # as PyTorch names a GPU tensor's
         if self._op is not None:
             extras.append(f"grad_fn=<{self._op}>")
         elif self.requires_grad:

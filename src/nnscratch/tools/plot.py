@@ -385,11 +385,13 @@ def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32
     if not isinstance(max_maps, (int, np.integer)) or isinstance(max_maps, bool) \
             or max_maps < 1:
         raise ValueError(f"feature_maps: max_maps must be a positive int, got {max_maps!r}")
+    first = next(iter(model.parameters()), None)
     if isinstance(image, Tensor):
         x = image
     else:
-        first = next(iter(model.parameters()), None)
         x = Tensor(_array(image), dtype=None if first is None else first.dtype)
+    if first is not None:
+        x = x.to(first.device)  # through the model where it lives
     if x.ndim == 3:
         x = x.reshape(1, *x.shape)
     if x.ndim != 4 or x.shape[0] != 1:

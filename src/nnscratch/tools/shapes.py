@@ -224,7 +224,9 @@ def layer_shapes(model: Module, input_shape, dtype=None, op: str = "summary"
     prefixed with `op` and the layer's name."""
     if not isinstance(model, Module):
         raise TypeError(f"{op}: expected an nn.Module, got {type(model).__name__}")
-    x = zeros((1, *sample_shape(input_shape, op)), dtype=_input_dtype(model, dtype))
+    first = next(iter(model.parameters()), None)  # the probe goes where the model lives
+    x = zeros((1, *sample_shape(input_shape, op)), dtype=_input_dtype(model, dtype),
+              device=None if first is None else first.device)
     rows = []
     with eval_mode(model):
         for name, layer in layers(model):
