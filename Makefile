@@ -47,13 +47,13 @@ test: lint data
 # The op and layer suites on the strict stand-in device, whose arrays refuse NumPy as
 # CuPy's do (tests/test_devices.py, in the default suite, trains every family on it).
 test-strict: $(STAMP)
-	NNSCRATCH_TEST_DEVICE=strict $(PY) -m pytest -q $(OP_TESTS)
+	NNSCRATCH_TEST_DEVICE=strict $(PY) -m pytest $(OP_TESTS)
 
 # On a machine with an NVIDIA GPU: CuPy, then the op and layer suites and every layer
 # family's training steps on the GPU, against the NumPy results and PyTorch.
 test-gpu: $(STAMP) data
 	$(PY) -m pip install --quiet cupy-cuda12x
-	NNSCRATCH_TEST_DEVICE=cuda $(PY) -m pytest -q $(OP_TESTS) tests/test_devices.py
+	NNSCRATCH_TEST_DEVICE=cuda $(PY) -m pytest $(OP_TESTS) tests/test_devices.py
 
 # Every benchmark, one table: workload, nnscratch, PyTorch, ratio (a few minutes).
 bench: $(STAMP) data
