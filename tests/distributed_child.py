@@ -77,9 +77,12 @@ def build(batch_norm: bool = False):
 
 
 def fit_run(epochs: int, batch_size: int, folder=None, resume_from=None, batch_norm=False,
-            distributed=None):
-    """(model, history) of the shared little run, checkpointing into `folder`."""
+            distributed=None, device=None):
+    """(model, history) of the shared little run, checkpointing into `folder`, the model
+    on `device` (default the CPU)."""
     model, optimizer, data = build(batch_norm)
+    if device is not None:
+        model.to(device)
     callbacks = [] if folder is None else [ns.train.ModelCheckpoint(folder, monitor="loss")]
     history = ns.train.fit(model, nn.CrossEntropyLoss(), optimizer, data, epochs=epochs,
                            batch_size=batch_size, progress=False, callbacks=callbacks,
@@ -138,6 +141,18 @@ def fit_on_two_ranks(folder: str) -> None:
         print("OK fit", flush=True)
 
 
+def fit_on_two_ranks_on_a_device() -> None:
+    """Gradients and weights of a model on the strict device travel through the host."""
+    model, history = fit_run(2, PER_RANK, device="strict")
+    reference, expected = fit_run(2, 2 * PER_RANK, distributed=False)
+    for name, value in reference.state_dict().items():
+        np.testing.assert_allclose(ns.backend.to_host(model.state_dict()[name]), value,
+                                   rtol=1e-12, atol=1e-13, err_msg=name)
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-12)
+    if dist.is_main():
+        print("OK device", flush=True)
+
+
 def resume_on_two_ranks(folder: str) -> None:
     from pathlib import Path
 
@@ -156,5 +171,6 @@ def fail() -> None:
 
 
 if __name__ == "__main__":
-    {"equal": equal, "raise": fail, "fit": fit_on_two_ranks,
-     "resume": resume_on_two_ranks}[sys.argv[1]](*sys.argv[2:])
+    modes = {"equal": equal, "raise": fail, "fit": fit_on_two_ranks,
+             "resume": resume_on_two_ranks, "device": fit_on_two_ranks_on_a_device}
+    modes[sys.argv[1]](*sys.argv[2:])

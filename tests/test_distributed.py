@@ -112,6 +112,12 @@ def test_fit_on_two_ranks_is_one_process_with_twice_the_batch_and_checkpoints_cr
     _assert_same_weights(ns.load(tmp_path / "resumed.npz"), two_ranks)
 
 
+def test_two_ranks_train_a_model_on_a_device_through_host_buffers():
+    done = mpiexec("device")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK device" in done.stdout
+
+
 def test_fit_shards_only_what_it_can_split_and_one_rank_changes_nothing():
     from distributed_child import PER_RANK, fit_run
 
