@@ -338,3 +338,21 @@ def test_attention_written_the_pytorch_way_equals_the_fused_op():
     for a, b in zip(explicit, fused, strict=True):
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-12)
     assert ns.tensor([1.5, 2.0]).long().dtype == ns.long == np.int64
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_batches_large_enough_to_split_over_threads_match_torch_and_one_thread(causal):
+    """(4, 2, 64, 64) inputs are computed in parts over the batch axis, one a thread
+    (_batch_split); the parts must give torch's numbers, and the same bits as one part."""
+    arrays = qkv((4, 2, 64, 64), (4, 2, 64, 64), (4, 2, 64, 64), 21)
+    ours, _ = compare_with_torch(
+        lambda q, k, v: sdpa(q, k, v, is_causal=causal),
+        lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=causal),
+        arrays, np.float32, scale=4.0)
+    threads = ns.get_num_threads()
+    ns.set_num_threads(1)
+    try:
+        alone = sdpa(*(ns.tensor(a.astype(np.float32)) for a in arrays), is_causal=causal)
+    finally:
+        ns.set_num_threads(threads)
+    np.testing.assert_array_equal(alone.numpy(), ours.numpy())

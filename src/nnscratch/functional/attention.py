@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
+from ._batch_split import split_over_batch
 from ._common import array_of
 from .dropout import draw_keep
 
@@ -90,48 +91,17 @@ def _mask_array(attn_mask, scores_shape: tuple, dtype, like=None):
     return mask
 
 
-def scaled_dot_product_attention(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    attn_mask=None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-) -> Tensor:
-    """softmax(scale * Q K^T + mask) V, as torch.nn.functional.scaled_dot_product_attention.
+def _splits_over_batch(q, k, v, attn_mask, dropout_p: float, xp) -> bool:
+    """Whether the op may run in parts over the batch axis (_batch_split): NumPy arrays
+    with the same leading dims, no mask to slice and no dropout (whose draws would come
+    in another order)."""
+    return (xp is np and q.ndim >= 3 and attn_mask is None and dropout_p == 0.0
+            and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and len(q) > 1)
 
-    query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); the leading
-    (batch, heads) dimensions broadcast. scale defaults to 1 / sqrt(E). attn_mask
-    broadcasts to the scores (..., L, S) of Q K^T: bool (True = may attend) or float
-    (added to the scores; a float Tensor that requires grad gets dS as its gradient).
-    is_causal masks with tril(ones(L, S)) (query i sees keys 0..i); it excludes
-    attn_mask. dropout_p > 0 drops attention weights with the seeded generator (keep mask
-    M, kept weights times 1 / (1 - p)) whenever it is given, as PyTorch's functional does:
-    modules pass 0 in eval. A query row with every key masked attends to nothing: its
-    output and gradients are 0 (PyTorch 2.13 gives 0 too).
 
-    Forward: S = scale * Q K^T + mask, P = softmax(S) (row max subtracted),
-      D = P * M / (1 - p) (D = P without dropout), out = D V.
-    Backward, g = d/d out:
-      dV = D^T g,  dD = g V^T,  dP = dD * M / (1 - p),
-      dS = P * (dP - rowsum(dP * P)),  rowsum(dP * P) = rowsum(dD * D) = rowsum(g * out),
-      dQ = scale * dS K,  dK = scale * dS^T Q,  d/d mask = dS.
-    Saved for backward: P (stored transposed, key-major) and the boolean keep mask M.
-    """
-    _check_inputs(query, key, value)
-    q, k, v = query.data, key.data, value.data
-    xp = backend.array_module(q)
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(
-            f"scaled_dot_product_attention: dropout_p is a drop probability in [0, 1], "
-            f"got {dropout_p}"
-        )
-    if is_causal and attn_mask is not None:
-        raise ValueError(
-            "scaled_dot_product_attention: give attn_mask or is_causal=True, not both "
-            "(fold the causal mask into attn_mask)"
-        )
+def _attention(q, k, v, attn_mask, dropout_p: float, is_causal: bool, scale, needs, xp):
+    """The op on arrays: (out, backward, mask_input); backward(g) gives the gradients of
+    the inputs in `needs` (q, k, v flags), then the mask's when mask_input is a Tensor."""
     length, source = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
 
@@ -191,9 +161,9 @@ def scaled_dot_product_attention(
 
     def backward(g):
         dropped = probs if keep is None else (probs * keep) * keep_scale  # D^T
-        grad_v = xp.matmul(dropped, g) if value.requires_grad else None
+        grad_v = xp.matmul(dropped, g) if needs[2] else None
         del dropped
-        if not (query.requires_grad or key.requires_grad or mask_input is not None):
+        if not (needs[0] or needs[1] or mask_input is not None):
             return (None, None, grad_v) + (() if mask_input is None else (None,))
         grad_scores = xp.matmul(v, xp.swapaxes(g, -1, -2))  # dD^T = (g V^T)^T
         # rowsum(dD * D) = rowsum(g * out) per query (dD * D summed over keys is
@@ -205,10 +175,10 @@ def scaled_dot_product_attention(
         grad_scores -= query_dot
         grad_scores *= probs  # dS^T
         grad_q = grad_k = None
-        if query.requires_grad:
+        if needs[0]:
             grad_q = xp.matmul(xp.swapaxes(grad_scores, -1, -2), k)
             grad_q *= scale
-        if key.requires_grad:
+        if needs[1]:
             grad_k = xp.matmul(grad_scores, q)
             grad_k *= scale
         grads = (grad_q, grad_k, grad_v)
@@ -216,5 +186,59 @@ def scaled_dot_product_attention(
             return grads
         return grads + (xp.swapaxes(grad_scores, -1, -2),)
 
+    return out, backward, mask_input
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(scale * Q K^T + mask) V, as torch.nn.functional.scaled_dot_product_attention.
+
+    query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); the leading
+    (batch, heads) dimensions broadcast. scale defaults to 1 / sqrt(E). attn_mask
+    broadcasts to the scores (..., L, S) of Q K^T: bool (True = may attend) or float
+    (added to the scores; a float Tensor that requires grad gets dS as its gradient).
+    is_causal masks with tril(ones(L, S)) (query i sees keys 0..i); it excludes
+    attn_mask. dropout_p > 0 drops attention weights with the seeded generator (keep mask
+    M, kept weights times 1 / (1 - p)) whenever it is given, as PyTorch's functional does:
+    modules pass 0 in eval. A query row with every key masked attends to nothing: its
+    output and gradients are 0 (PyTorch 2.13 gives 0 too).
+
+    Forward: S = scale * Q K^T + mask, P = softmax(S) (row max subtracted),
+      D = P * M / (1 - p) (D = P without dropout), out = D V.
+    Backward, g = d/d out:
+      dV = D^T g,  dD = g V^T,  dP = dD * M / (1 - p),
+      dS = P * (dP - rowsum(dP * P)),  rowsum(dP * P) = rowsum(dD * D) = rowsum(g * out),
+      dQ = scale * dS K,  dK = scale * dS^T Q,  d/d mask = dS.
+    Saved for backward: P (stored transposed, key-major) and the boolean keep mask M.
+    """
+    _check_inputs(query, key, value)
+    q, k, v = query.data, key.data, value.data
+    xp = backend.array_module(q)
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(
+            f"scaled_dot_product_attention: dropout_p is a drop probability in [0, 1], "
+            f"got {dropout_p}"
+        )
+    if is_causal and attn_mask is not None:
+        raise ValueError(
+            "scaled_dot_product_attention: give attn_mask or is_causal=True, not both "
+            "(fold the causal mask into attn_mask)"
+        )
+    needs = (query.requires_grad, key.requires_grad, value.requires_grad)
+    if _splits_over_batch(q, k, v, attn_mask, dropout_p, xp):
+        out, backward = split_over_batch(
+            lambda a, b, c, flags: _attention(a, b, c, None, 0.0, is_causal, scale, flags,
+                                              xp)[:2], (q, k, v), needs, xp)
+        mask_input = None
+    else:
+        out, backward, mask_input = _attention(q, k, v, attn_mask, dropout_p, is_causal,
+                                               scale, needs, xp)
     parents = (query, key, value) if mask_input is None else (query, key, value, mask_input)
     return record(out, parents, backward, "scaled_dot_product_attention")
