@@ -545,3 +545,25 @@ def test_weighted_avg_pool2d_limits_and_bad_input():
             F.weighted_avg_pool2d(ns.tensor(x), 2, sigma=bad)
     with pytest.raises(ValueError, match="weighted_avg_pool2d: expected input of shape"):
         F.weighted_avg_pool2d(ns.tensor(np.zeros(4, np.float32)), 2)
+
+
+def test_batch_norm_large_enough_to_split_over_threads_is_the_same_as_one_thread():
+    """(16, 8, 16, 16) in channels-last memory: the elementwise passes run in parts over
+    the batch, one a thread; torch's numbers, and the same bits as one thread."""
+    x = np.ascontiguousarray(normal((16, 16, 16, 8), 7)).transpose(0, 3, 1, 2)
+    w, b = normal((8,), 8), normal((8,), 9)
+
+    def ours(x, w, b):
+        return F.batch_norm(x, None, None, w, b, training=True)
+
+    compare_with_torch(ours, lambda x, w, b: TF.batch_norm(
+        x, None, None, w, b, training=True), [x, w, b], np.float32)
+    inputs = [ns.tensor(a.astype(np.float32)) for a in (x, w, b)]  # x stays channels-last
+    split = ours(*inputs)
+    threads = ns.get_num_threads()
+    ns.set_num_threads(1)
+    try:
+        alone = ours(*inputs)
+    finally:
+        ns.set_num_threads(threads)
+    np.testing.assert_array_equal(alone.numpy(), split.numpy())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, parallel
 from ..tensor import Tensor, record
 from ._common import channel_sums, sample_channel_sums
 
@@ -55,8 +55,15 @@ def batch_norm(
                 f"shape {tuple(x.shape)}"
             )
         mean = channel_sums(x, keepdims=True) / count
-        centered = x - mean
-        spare = centered * centered  # reused below for the output: one array fewer
+        # Elementwise passes split between the threads over the batch axis (each
+        # element's arithmetic is its own: the same bits for any split); the sums whole.
+        centered, spare = xp.empty_like(x), xp.empty_like(x)  # spare: the output later
+
+        def center(part):
+            xp.subtract(x[part], mean, out=centered[part])
+            xp.multiply(centered[part], centered[part], out=spare[part])
+
+        parallel.over_batch(len(x), center, x)
         var = channel_sums(spare, keepdims=True) / count
         if training and running_mean is not None:
             running_mean.data *= 1 - momentum
@@ -70,29 +77,46 @@ def batch_norm(
     inv_std = 1 / xp.sqrt(var + eps)
     # In place where the array is the op's own: each fresh array costs a pass of page
     # faults, each pass over the data the time of a small product.
-    x_hat = xp.multiply(centered, inv_std, out=centered)
+    x_hat = centered
     gamma = None if weight is None else _channel_view(weight.data, x.ndim)
-    out = x_hat
-    if gamma is not None:
-        out = xp.multiply(x_hat, gamma, out=spare) if spare is not None else x_hat * gamma
-    if bias is not None:
-        beta = _channel_view(bias.data, x.ndim)
-        out = xp.add(out, beta, out=out) if out is not x_hat else out + beta
+    beta = None if bias is None else _channel_view(bias.data, x.ndim)
+    if spare is None and (gamma is not None or beta is not None):
+        spare = xp.empty_like(x_hat)
+    out = x_hat if gamma is None and beta is None else spare
+
+    def scale_and_shift(part):
+        xp.multiply(centered[part], inv_std, out=x_hat[part])
+        if gamma is not None:
+            xp.multiply(x_hat[part], gamma, out=out[part])
+        if beta is not None:
+            xp.add(out[part] if gamma is not None else x_hat[part], beta, out=out[part])
+
+    parallel.over_batch(len(x), scale_and_shift, x)
 
     def backward(g):
         g_sum = channel_sums(g, keepdims=True)
-        g_x_hat = g * x_hat
+        g_x_hat = xp.empty_like(g)
+        parallel.over_batch(len(g), lambda part: xp.multiply(g[part], x_hat[part],
+                                                             out=g_x_hat[part]), g)
         gx_sum = channel_sums(g_x_hat, keepdims=True)
         grad_x = None
         if input.requires_grad:
             scale = inv_std if gamma is None else inv_std * gamma
+            grad_x = xp.empty_like(g)
             if use_batch:  # the batch statistics depend on x too:
                 # scale * (g - (g_sum + x_hat * gx_sum) / count), in three passes
-                grad_x = g * scale
-                grad_x -= xp.multiply(x_hat, gx_sum * (scale / count), out=g_x_hat)
-                grad_x -= g_sum * (scale / count)
+                slope, shift = gx_sum * (scale / count), g_sum * (scale / count)
+
+                def input_gradient(part):
+                    into = grad_x[part]
+                    xp.multiply(g[part], scale, out=into)
+                    into -= xp.multiply(x_hat[part], slope, out=g_x_hat[part])
+                    into -= shift
+
+                parallel.over_batch(len(g), input_gradient, g)
             else:
-                grad_x = g * scale
+                parallel.over_batch(len(g), lambda part: xp.multiply(
+                    g[part], scale, out=grad_x[part]), g)
         grads = [grad_x]
         if weight is not None:
             grads.append(gx_sum.reshape(-1))
