@@ -85,6 +85,13 @@ class Device:
         return f"device(type={self.type!r}{index})"
 
 
+def names_a_device(target) -> bool:
+    """Whether `target` (an argument of x.to / module.to) names a device rather than a
+    dtype: a Device, or 'cpu', 'cuda', 'cuda:N', 'strict'."""
+    return isinstance(target, Device) or (
+        isinstance(target, str) and target.partition(":")[0] in ("cpu", "cuda", "strict"))
+
+
 def device(spec="cpu") -> Device:
     """A Device from 'cpu', 'cuda', 'cuda:1', 'strict' or a Device."""
     if isinstance(spec, Device):
@@ -113,8 +120,8 @@ def to_host(array) -> np.ndarray:
     """`array` as a NumPy array (a copy when it lives on a device)."""
     if isinstance(array, np.ndarray):
         return array
-    if hasattr(array, "get"):  # CuPy's and the strict device's explicit transfer
-        return array.get()
+    if hasattr(array, "get") and hasattr(array, "dtype"):  # a device's array: its
+        return array.get()                                  # explicit transfer
     return np.asarray(array)
 
 
@@ -132,7 +139,8 @@ def to_device(array, target) -> object:
 
 class _DeviceGenerator:
     """Random draws made on a device (no host-to-device copy per call), with the host
-    generator's method names: random, standard_normal, normal, integers, permutation."""
+    generator's method names for what the library draws on a device: random,
+    standard_normal, integers."""
 
     def __init__(self, target: Device, seed: int):
         self.device = target
@@ -153,16 +161,10 @@ class _DeviceGenerator:
     def standard_normal(self, size=None, dtype=np.float64):
         return self._out(self._state.standard_normal(size, dtype=dtype))
 
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        return self._out(self._state.normal(loc, scale, size))
-
     def integers(self, low, high=None, size=None):
         if self.device.type == "cuda":
             return self._state.randint(low, high, size)
         return self._out(self._state.integers(low, high, size))
-
-    def permutation(self, n):
-        return self._out(self._state.permutation(n))
 
 
 def generator_for(xp):

@@ -1,4 +1,5 @@
-"""DistributedSampler: each rank's disjoint shard of the sample indices."""
+"""Each rank's disjoint shard of the sample indices: DistributedSampler for loops of
+your own, ShardedLoader for fit."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import numpy as np
 
 from .. import backend
 from .comm import init, share_generator, world_size
+
+
+def rank_share(order: np.ndarray, per_rank: int, rank: int, world: int) -> np.ndarray:
+    """Rank `rank`'s positions rank, rank + world, ... of `order` cut or padded (by its
+    first indices) to per_rank * world: shards disjoint but for the padding, and
+    together all of order."""
+    total = per_rank * world
+    if total > len(order):
+        order = np.concatenate([order, order[:total - len(order)]])
+    return order[:total][rank::world]
 
 
 class DistributedSampler:
@@ -35,10 +46,7 @@ class DistributedSampler:
     def indices(self) -> np.ndarray:
         order = (np.random.default_rng(self.seed + self.epoch).permutation(self.length)
                  if self.shuffle else np.arange(self.length))
-        total = self.per_rank * self.num_replicas
-        if total > len(order):
-            order = np.concatenate([order, order[:total - len(order)]])
-        return order[:total][self.rank::self.num_replicas]
+        return rank_share(order, self.per_rank, self.rank, self.num_replicas)
 
     def __iter__(self):
         return iter(self.indices().tolist())
@@ -62,22 +70,19 @@ class ShardedLoader:
     def __init__(self, loader, rank: int, world: int):
         self.loader, self.rank, self.world = loader, int(rank), int(world)
 
-    def __len__(self) -> int:
-        per_rank = len(self._padded_order(draw=False))
-        batch = self.loader.batch_size
-        return per_rank // batch if self.loader.drop_last else -(-per_rank // batch)
+    @property
+    def per_rank(self) -> int:
+        return -(-len(self.loader.dataset) // self.world)
 
-    def _padded_order(self, draw: bool) -> np.ndarray:
-        n = len(self.loader.dataset)
-        order = (backend.generator().permutation(n) if draw and self.loader.shuffle
-                 else np.arange(n))
-        padded = -(-n // self.world) * self.world
-        order = np.concatenate([order, order[:padded - n]]) if padded > n else order
-        return order[self.rank::self.world]
+    def __len__(self) -> int:
+        batch = self.loader.batch_size
+        return self.per_rank // batch if self.loader.drop_last else -(-self.per_rank // batch)
 
     def __iter__(self):
         share_generator()
-        mine = self._padded_order(draw=True)
+        n = len(self.loader.dataset)
+        order = backend.generator().permutation(n) if self.loader.shuffle else np.arange(n)
+        mine = rank_share(order, self.per_rank, self.rank, self.world)
         backend.jump_generator(self.rank)
         return iter(self.loader.batches(mine))
 

@@ -30,13 +30,12 @@ def split_over_batch(compute, arrays: tuple, needs: tuple, xp):
 
     parallel.over_batch(n, forward, arrays[0])
     spans = sorted(parts)
-    if len(spans) == 1:
-        out = outs[spans[0]]
-    else:
-        sample = outs[spans[0]]
-        out = xp.empty((n,) + sample.shape[1:], dtype=sample.dtype)
-        for start, stop in spans:
-            out[start:stop] = outs[(start, stop)]
+    if len(spans) == 1:  # not split (small, or one thread): the op's own results
+        return outs[spans[0]], parts[spans[0]]
+    sample = outs[spans[0]]
+    out = xp.empty((n,) + sample.shape[1:], dtype=sample.dtype)
+    for start, stop in spans:
+        out[start:stop] = outs[(start, stop)]
     outs.clear()
 
     def backward(g):

@@ -242,9 +242,7 @@ def to(input: Tensor, *targets) -> Tensor:
     input's device and cast back to its dtype."""
     device, dtype = None, None
     for target in targets:
-        if isinstance(target, backend.Device) or (
-                isinstance(target, str) and target.partition(":")[0] in ("cpu", "cuda",
-                                                                         "strict")):
+        if backend.names_a_device(target):
             device = backend.device(target)
         else:
             dtype = target

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .. import nn
+from ..nn.utils import device_of
 from ..tensor import Tensor, randn
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -187,5 +188,4 @@ class VAE(nn.Module):
     def sample(self, count: int) -> Tensor:
         """`count` new images in [0, 1]: the mean sigmoid(decode(z)) of z ~ N(0, I), drawn
         from the seeded generator (under no_grad() to record no graph)."""
-        device = next(self.parameters()).device
-        return F.sigmoid(self.decode(randn(count, self.latent_size, device=device)))
+        return F.sigmoid(self.decode(randn(count, self.latent_size, device=device_of(self))))

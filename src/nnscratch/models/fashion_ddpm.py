@@ -28,12 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend, nn, optim
+from ..nn.utils import device_of
 from ..tensor import Tensor
 from ..tools.shapes import eval_mode
 from . import diffusion
 from . import image_pictures as pictures
 from .fashion_generative import ImageRecipe, image_splits
-from .recipe import Splits, model_device
+from .recipe import Splits
 from .unet import UNet
 
 CLASSES = 10
@@ -160,7 +161,7 @@ class FashionDDPMRecipe(ImageRecipe):
             raise ValueError("guidance needs a class-conditional model")
         labels = np.asarray(labels, np.int64)
         schedule = self.schedule()
-        device = model_device(model)  # sampled where the model lives, returned to the host
+        device = device_of(model)  # sampled where the model lives, returned to the host
         with eval_mode(model):
             result = diffusion.ddim_sample(
                 diffusion.guided(model.ema, labels, guidance, NULL_LABEL), noise.shape,

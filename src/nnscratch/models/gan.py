@@ -29,6 +29,7 @@ from __future__ import annotations
 from .. import functional as F
 from .. import nn
 from ..functional.activation import sigmoid_array
+from ..nn.utils import device_of
 from ..tensor import Tensor, full_like, randn
 from .autoencoders import IMAGE_SHAPE, PIXELS, _check_codes
 
@@ -116,8 +117,8 @@ class GAN(nn.Module):
         """`count` new images in [0, 1]: (G(z) + 1) / 2, z ~ N(0, I) from the seeded
         generator. In the model's mode: call eval() first (the DCGAN's BatchNorm then
         uses its running statistics) and no_grad() to record no graph."""
-        device = next(self.parameters()).device
-        return (self.generate(randn(count, self.latent_size, device=device)) + 1.0) * 0.5
+        z = randn(count, self.latent_size, device=device_of(self))
+        return (self.generate(z) + 1.0) * 0.5
 
 
 def _bce(logits: Tensor, target: float) -> Tensor:

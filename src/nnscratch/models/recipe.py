@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
+from ..nn.utils import device_of
 from ..tensor import Tensor
 
 
@@ -131,13 +132,7 @@ class Recipe:
         """Anything a recipe wants to show once trained (e.g. a truth table)."""
 
 
-def model_device(model):
-    """The Device of the model's parameters (the CPU for a model without any)."""
-    p = next(iter(model.parameters()), None)
-    return backend.Device("cpu") if p is None else backend.device_of(p.data)
-
-
 def on_model(model, array) -> Tensor:
     """`array` (host data: a figure's inputs, a rollout's context) as a Tensor on the
     model's device."""
-    return Tensor(backend.to_device(np.asarray(array), model_device(model)))
+    return Tensor(backend.to_device(np.asarray(array), device_of(model)))

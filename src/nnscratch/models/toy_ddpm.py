@@ -22,10 +22,11 @@ import numpy as np
 from .. import backend, nn
 from .. import functional as F
 from ..data import synthetic
+from ..nn.utils import device_of
 from ..tensor import Tensor
 from ..tools.shapes import eval_mode
 from . import diffusion
-from .recipe import Recipe, Splits, model_device
+from .recipe import Recipe, Splits
 
 SHAPES = ("moons", "rings")
 SCORE_SEED = 0
@@ -140,7 +141,7 @@ class ToyDDPMRecipe(Recipe):
         with eval_mode(model), backend.seeded(seed):
             result = diffusion.ddpm_sample(model, (count, 2), self.schedule(),
                                            return_steps=return_steps,
-                                           device=model_device(model))
+                                           device=device_of(model))
         if return_steps:  # sampled where the model lives, returned to the host
             final, kept = result
             return backend.to_host(final), {t: backend.to_host(x) for t, x in kept.items()}

@@ -15,8 +15,6 @@ from .. import backend
 from ..tensor import Tensor
 from .parameter import Parameter
 
-_DEVICE_NAMES = ("cpu", "cuda", "strict")
-
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -235,8 +233,7 @@ class Module:
         them (its state, made at the first step, then lives on the device too)."""
         device, dtype = None, None
         for target in targets:
-            if isinstance(target, backend.Device) or (
-                    isinstance(target, str) and target.partition(":")[0] in _DEVICE_NAMES):
+            if backend.names_a_device(target):
                 device = backend.device(target)
             else:
                 dtype = np.dtype(target)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend
 from ..files import atomic_open
 
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"  # green and red titles in `predictions`
@@ -25,9 +26,7 @@ def _array(x) -> np.ndarray:
     """A NumPy array from an array, a Tensor (also on the GPU) or a nested list."""
     if hasattr(x, "numpy") and callable(x.numpy):
         return np.asarray(x.numpy())
-    if hasattr(x, "get") and callable(x.get) and not isinstance(x, (dict, list)):
-        return np.asarray(x.get())  # a CuPy array
-    return np.asarray(x)
+    return backend.to_host(x)  # a device's array copied over; lists as NumPy arrays
 
 
 def _figure(width: float, height: float, layout: str | None = "constrained"):
@@ -374,6 +373,7 @@ def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32
     (1, C, H, W) output are drawn, each min-max normalised and titled by its channel.
     """
     from ..nn import Sequential
+    from ..nn.utils import device_of
     from ..tensor import Tensor
     from .shapes import eval_mode
 
@@ -385,13 +385,12 @@ def feature_maps(model, image, layer, path, columns: int = 8, max_maps: int = 32
     if not isinstance(max_maps, (int, np.integer)) or isinstance(max_maps, bool) \
             or max_maps < 1:
         raise ValueError(f"feature_maps: max_maps must be a positive int, got {max_maps!r}")
-    first = next(iter(model.parameters()), None)
     if isinstance(image, Tensor):
         x = image
     else:
+        first = next(iter(model.parameters()), None)
         x = Tensor(_array(image), dtype=None if first is None else first.dtype)
-    if first is not None:
-        x = x.to(first.device)  # through the model where it lives
+    x = x.to(device_of(model))  # through the model where it lives
     if x.ndim == 3:
         x = x.reshape(1, *x.shape)
     if x.ndim != 4 or x.shape[0] != 1:

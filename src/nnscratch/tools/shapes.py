@@ -57,6 +57,7 @@ from ..nn.conv import Conv1d, Conv2d
 from ..nn.linear import Linear
 from ..nn.module import Module
 from ..nn.pooling import AvgPool2d, LPPool2d, MaxPool1d, MaxPool2d
+from ..nn.utils import device_of
 from ..tensor import Tensor, zeros
 
 __all__ = ["LayerShape", "RFRow", "conv_output_shape", "conv_transpose_output_shape",
@@ -224,9 +225,8 @@ def layer_shapes(model: Module, input_shape, dtype=None, op: str = "summary"
     prefixed with `op` and the layer's name."""
     if not isinstance(model, Module):
         raise TypeError(f"{op}: expected an nn.Module, got {type(model).__name__}")
-    first = next(iter(model.parameters()), None)  # the probe goes where the model lives
     x = zeros((1, *sample_shape(input_shape, op)), dtype=_input_dtype(model, dtype),
-              device=None if first is None else first.device)
+              device=device_of(model))  # the probe goes where the model lives
     rows = []
     with eval_mode(model):
         for name, layer in layers(model):

@@ -16,6 +16,7 @@ from ..distributed.training import DataParallelRun
 from ..functional._geometry import is_int
 from ..io_checks import CheckpointError
 from ..nn import Module
+from ..nn.utils import device_of
 from ..optim import Optimizer
 from .callbacks import Callback, LRSchedulerStep
 from .history import History
@@ -53,13 +54,10 @@ def epoch_logs_of(step, who: str) -> dict:
 
 
 def device_of_models(models):
-    """The device the models' parameters live on when it is not the CPU (batches go
-    there), else None."""
-    for model in models:
-        for p in model.parameters():
-            device = backend.device_of(p.data)
-            return None if device.type == "cpu" else device
-    return None
+    """The device of the first model's parameters when it is not the CPU (batches go
+    there), else None (batches stay as the loader made them)."""
+    device = next((device_of(m) for m in models), None)
+    return None if device is None or device.type == "cpu" else device
 
 
 def run_eval(eval_step, models, loader, who: str = "evaluate") -> dict:

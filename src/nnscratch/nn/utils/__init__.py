@@ -1,6 +1,7 @@
 """Helpers around layers: gradient clipping, applied between backward() and the
-optimizer's step(), and `rnn`, batches of sequences of unequal lengths (PackedSequence,
-pack_padded_sequence, pad_packed_sequence, pad_sequence, ...)."""
+optimizer's step(), device_of (where a module's parameters live), and `rnn`, batches of
+sequences of unequal lengths (PackedSequence, pack_padded_sequence, pad_packed_sequence,
+pad_sequence, ...)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ import math
 
 import numpy as np
 
+from ... import backend
 from ...tensor import Tensor
 from . import rnn
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "rnn"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "device_of", "rnn"]
+
+
+def device_of(module) -> backend.Device:
+    """The Device of a module's parameters (the CPU for a module without any): where its
+    inputs must be (fit moves batches there; figures and samples are made there)."""
+    first = next(iter(module.parameters()), None)
+    return backend.Device("cpu") if first is None else backend.device_of(first.data)
 
 
 def _with_grads(parameters) -> list[Tensor]:
