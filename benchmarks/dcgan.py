@@ -35,11 +35,11 @@ import numpy as np
 import nnscratch as ns
 import torch_fashion_gan as twin  # sets OMP_WAIT_POLICY=PASSIVE before importing torch
 from cnn import data as fashion_images
-from lstm import _blas_threads, alternate
+from lstm import alternate
 from nnscratch import functional as F
 from nnscratch import optim
 from nnscratch.models.gan import GAN
-from timing import THREADS_HELP, fmt, limit_threads
+from timing import THREADS_HELP, blas_description, fmt, limit_threads
 
 BATCH, LATENT, WIDTH = 128, 100, 32
 LR, BETA1, REAL_LABEL = 2e-4, 0.5, 0.9
@@ -140,7 +140,7 @@ def main(steps: int = STEPS, repeats: int = REPEATS) -> None:
 
     print(f"DCGAN width {WIDTH}, latent {LATENT}: one GANStep (G and D, Adam each), batch "
           f"{BATCH}; torch {torch.__version__} with {torch.get_num_threads()} threads, NumPy "
-          f"{np.__version__} with BLAS threads: {_blas_threads()}, {os.cpu_count()} CPUs")
+          f"{np.__version__} with BLAS {blas_description()}, {os.cpu_count()} CPUs")
     x = data()
     ours, theirs, after = loss_agreement(x)
     for key in ("d_loss", "g_loss"):

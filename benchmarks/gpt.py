@@ -40,10 +40,11 @@ import time
 import numpy as np
 
 import nnscratch as ns
-from lstm import _blas_threads, _rss_now_kib, alternate
+from lstm import _rss_now_kib, alternate
 from nnscratch.models.generation import generate
 from nnscratch.models.gpt import GPT
-from timing import THREADS_HELP, fmt, limit_threads, memory_children, without_torch_flag
+from timing import (THREADS_HELP, blas_description, fmt, limit_threads, memory_children,
+                    without_torch_flag)
 
 VOCAB, BLOCK, LAYERS, HEADS, EMBD = 100, 64, 2, 4, 128
 BATCH = 32
@@ -268,7 +269,7 @@ def main(steps: int = STEPS, repeats: int = REPEATS, memory: bool = True,
 
     print(f"GPT({_shape()}), AdamW lr {LR} betas {BETAS} decay {WEIGHT_DECAY}; torch "
           f"{torch.__version__} with {torch.get_num_threads()} threads, NumPy "
-          f"{np.__version__} with BLAS threads: {_blas_threads()}, {os.cpu_count()} CPUs")
+          f"{np.__version__} with BLAS {blas_description()}, {os.cpu_count()} CPUs")
     x, y = data()
     ours, theirs, second = loss_agreement(x, y)
     print(f"first-step loss: nnscratch {ours:.7f}  torch {theirs:.7f}  |diff| "

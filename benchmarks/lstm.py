@@ -34,7 +34,7 @@ import numpy as np
 
 import nnscratch as ns
 from nnscratch import nn, optim
-from timing import fmt, memory_children, without_torch_flag
+from timing import blas_description, fmt, memory_children, without_torch_flag
 
 VOCAB, EMBED, HIDDEN = 96, 64, 256
 BATCH, SEQ = 32, 64
@@ -252,15 +252,6 @@ def rows(steps: int = STEPS, repeats: int = REPEATS) -> list[tuple[str, float, f
     return table
 
 
-def _blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "?"
-    return ", ".join(f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info()
-                     if i["user_api"] == "blas") or "?"
-
-
 def main(steps: int = STEPS, repeats: int = REPEATS, memory: bool = True,
          memory_steps: int = MEMORY_STEPS) -> None:
     import torch
@@ -268,7 +259,7 @@ def main(steps: int = STEPS, repeats: int = REPEATS, memory: bool = True,
     print(f"Embedding({VOCAB}, {EMBED}) - LSTM|GRU({EMBED}, {HIDDEN}) - Linear({HIDDEN}, "
           f"{VOCAB}), Adam 1e-3, batch {BATCH} x {SEQ} steps; torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads ({torch.get_num_interop_threads()} inter-op), "
-          f"NumPy {np.__version__} with BLAS threads: {_blas_threads()}, "
+          f"NumPy {np.__version__} with BLAS {blas_description()}, "
           f"{os.cpu_count()} CPUs")
     x, y = data()
     for kind in ("lstm", "gru"):

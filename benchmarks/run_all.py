@@ -13,7 +13,7 @@ import platform
 import numpy as np
 import torch
 
-from timing import fmt
+from timing import blas_description, fmt
 
 MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn", "lstm",
            "recipe_char_lstm", "gpt", "recipe_char_gpt", "dcgan", "vae", "unet"]
@@ -21,7 +21,8 @@ MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cn
 
 def main() -> None:
     print(f"nnscratch vs PyTorch {torch.__version__} (CPU, {torch.get_num_threads()} threads), "
-          f"NumPy {np.__version__}, Python {platform.python_version()}")
+          f"NumPy {np.__version__} (BLAS: {blas_description()}), "
+          f"Python {platform.python_version()}")
     table = []
     for name in MODULES:
         print(f"running {name} ...", flush=True)

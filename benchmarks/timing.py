@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -26,6 +27,24 @@ def median_seconds(fn, repeat: int = 7, min_batch_seconds: float = 0.05) -> floa
             fn()
         samples.append((time.perf_counter() - start) / loops)
     return statistics.median(samples)
+
+
+def blas_description() -> str:
+    """NumPy's BLAS: library, threads and the kernels it runs, e.g. "openblas 2 threads,
+    SkylakeX kernels". OpenBLAS picks its kernels for the processor unless
+    OPENBLAS_CORETYPE pins them (some machines pin older kernels, e.g. Haswell's AVX2 ones
+    on an AVX-512 processor: its products then run up to ~1.6x slower), so the figures
+    of a benchmark depend on it; the description says when it is pinned."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "?"
+    parts = [f"{i['internal_api']} {i['num_threads']} threads, {i.get('architecture')} kernels"
+             for i in threadpool_info() if i["user_api"] == "blas"]
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    if pinned:
+        parts.append(f"pinned by OPENBLAS_CORETYPE={pinned}")
+    return ", ".join(parts) or "?"
 
 
 def fmt(seconds: float) -> str:

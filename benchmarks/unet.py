@@ -36,11 +36,11 @@ import numpy as np
 import nnscratch as ns
 import torch_fashion_ddpm as twin  # sets OMP_WAIT_POLICY=PASSIVE before importing torch
 from cnn import data as fashion_images
-from lstm import _blas_threads, alternate
+from lstm import alternate
 from nnscratch import backend, optim
 from nnscratch.models import get
 from nnscratch.models import fashion_ddpm as fd
-from timing import THREADS_HELP, fmt, limit_threads
+from timing import THREADS_HELP, blas_description, fmt, limit_threads
 
 BATCH, BATCHES = 128, 4
 STEPS_PER_EPOCH = -(-50_000 // BATCH)  # 391
@@ -182,8 +182,8 @@ def main(steps: int = STEPS, repeats: int = REPEATS, sampling: bool = True) -> N
 
     print(f"fashion-ddpm U-Net ({our_model().net.num_parameters():,} "
           f"parameters): one training step, batch {BATCH}; torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads, NumPy {np.__version__} with BLAS threads: "
-          f"{_blas_threads()}, {os.cpu_count()} CPUs")
+          f"{torch.get_num_threads()} threads, NumPy {np.__version__} with BLAS "
+          f"{blas_description()}, {os.cpu_count()} CPUs")
     x, y = data()
     ours, theirs, after = loss_agreement(x, y)
     print(f"first-step loss: nnscratch {ours:.7f}  torch {theirs:.7f}  |diff| "

@@ -30,11 +30,11 @@ import numpy as np
 import nnscratch as ns
 import torch_fashion_vae as twin  # sets OMP_WAIT_POLICY=PASSIVE before importing torch
 from cnn import data as fashion_images
-from lstm import _blas_threads, alternate
+from lstm import alternate
 from nnscratch import functional as F
 from nnscratch import optim
 from nnscratch.models.autoencoders import VAE, vae_loss
-from timing import THREADS_HELP, limit_threads
+from timing import THREADS_HELP, blas_description, limit_threads
 
 BATCH, LATENT, HIDDEN, LR = 128, 20, 512, 1e-3
 SAMPLES = 50_000
@@ -140,7 +140,7 @@ def main(steps: int = STEPS, full: bool = False) -> None:
 
     print(f"VAE dense 784-{HIDDEN}-{LATENT}, negative ELBO, Adam {LR}, batch {BATCH}, "
           f"{SAMPLES:,} images; torch {torch.__version__} with {torch.get_num_threads()} "
-          f"threads, NumPy {np.__version__} with BLAS threads: {_blas_threads()}, "
+          f"threads, NumPy {np.__version__} with BLAS {blas_description()}, "
           f"{os.cpu_count()} CPUs")
     x = data()
     ours, theirs, after = loss_agreement(x)
