@@ -18,6 +18,16 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even k
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 
 
+@pytest.fixture(autouse=True, params=["whole", "pieces"])
+def _products(request, monkeypatch):
+    """Every test twice: with the whole columns (these shapes are small), and with
+    conv2d's products blocked into pieces of one image row (_im2col.PIECE_BYTES 1 byte),
+    the path large convolutions take."""
+    if request.param == "pieces":
+        from nnscratch.functional import _im2col
+        monkeypatch.setattr(_im2col, "PIECE_BYTES", 1)
+
+
 def normal(shape, seed=0):
     return rng(seed).standard_normal(shape)
 
@@ -519,3 +529,43 @@ def test_conv2d_takes_plain_arrays_for_every_argument():
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(F.conv2d(x, w, b, padding=1).data, theirs.numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+# --- blocked products: pieces of several whole images, threads ---------------------------
+@DTYPES
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=(1, 0))], ids=str)
+def test_conv2d_blocked_in_whole_images_with_a_short_last_piece(kwargs, dtype, monkeypatch):
+    """Pieces of 2 whole images of 7 (the last one alone)."""
+    from nnscratch.functional import _im2col
+    arrays = conv_arrays((7, 3, 6, 5), 4, (3, 3), 1)
+    oh, ow = F.conv2d(ns.tensor(arrays[0]), ns.tensor(arrays[1]), **kwargs).shape[2:]
+    width, itemsize = 3 * 3 * 3 + 1, np.dtype(dtype).itemsize  # the bias's column of ones
+    monkeypatch.setattr(_im2col, "PIECE_BYTES", 2 * oh * ow * width * itemsize)
+    assert [p[:2] for p in _im2col._pieces(7, oh, ow, width, itemsize)] == [
+        (0, 2), (2, 4), (4, 6), (6, 7)]
+    compare_with_torch(with_args(F.conv2d, **kwargs), with_args(TF.conv2d, **kwargs), arrays,
+                       dtype)
+
+
+def test_conv2d_blocked_numbers_do_not_depend_on_the_thread_count(monkeypatch):
+    """The pieces and the weight gradient's runs are fixed by the shapes, and each
+    piece's products run on one BLAS thread: the same bits on 1, 2 and 3 threads."""
+    from nnscratch import parallel
+    from nnscratch.functional import _im2col
+    monkeypatch.setattr(_im2col, "PIECE_BYTES", 1)
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+    x_np, w_np, b_np = (a.astype(np.float32) for a in conv_arrays((5, 6, 9, 8), 7, (3, 3), 1))
+    before = parallel.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            parallel.set_num_threads(threads)
+            x, w, b = (ns.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
+            y = F.conv2d(x, w, b, padding=1)
+            (y * ns.tensor(normal(y.shape, 3).astype(np.float32))).sum().backward()
+            results.append([y.numpy().copy(), x.grad, w.grad, b.grad])
+    finally:
+        parallel.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)

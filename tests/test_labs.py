@@ -101,8 +101,12 @@ def test_activation_races_train_both_nets(results, name, pair):
 def test_init_lab_symmetry_never_breaks_and_scale_matters(results):
     result = results["init"][1]["result"]
     for activation in ("ReLU", "tanh"):
+        # Identical units get identical gradients; only BLAS's rounding can tell them
+        # apart (a kernel may sum some columns of a product in another order: 1e-7 seen
+        # with OpenBLAS's Haswell kernels), while He's random units differ by ~1.
         for scheme in ("zeros", "constant 0.1"):
-            assert result["training"][f"{activation}, {scheme}"]["first_layer_unit_spread"] == 0
+            assert result["training"][f"{activation}, {scheme}"]["first_layer_unit_spread"] < 1e-5
+        assert result["training"][f"{activation}, He"]["first_layer_unit_spread"] > 0.1
         assert (result["training"][f"{activation}, He"]["train_accuracy"]
                 > result["training"][f"{activation}, zeros"]["train_accuracy"] + 0.2)
     stds = result["activation_std"]["ReLU"]

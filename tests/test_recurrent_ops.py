@@ -389,6 +389,27 @@ def lstm_everything(dtype, lengths=None, reverse=False, steps=6, features=7,
     return [o.numpy().copy() for o in outs] + [t.grad.copy() for t in tensors]
 
 
+def _splits_exactly(dtype, count: int) -> bool:
+    from nnscratch.functional._recurrent import _columns_stay_exact
+
+    bounds = [SPLIT_BATCH * i // count for i in range(count + 1)]
+    return _columns_stay_exact(dtype, 4, SPLIT_HIDDEN, SPLIT_BATCH,
+                               [slice(bounds[i], bounds[i + 1]) for i in range(count)])
+
+
+def test_lstm_batch_is_not_split_where_blas_columns_would_change(threads, monkeypatch):
+    """A kernel whose columns change with their number (the probe says so) keeps the
+    batch whole; float64 with OpenBLAS's regular kernels splits."""
+    from nnscratch.functional import _recurrent
+
+    threads(2)
+    x = np.zeros((1, 1))
+    assert len(_recurrent.batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x)[0]) == 2
+    monkeypatch.setattr(_recurrent, "_columns_stay_exact", lambda *args: False)
+    assert _recurrent.batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x) == (
+        [slice(0, SPLIT_BATCH)], True)
+
+
 @pytest.mark.parametrize("lengths", [None, "lengths"], ids=["full", "lengths"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
 @DTYPES
@@ -398,13 +419,15 @@ def test_lstm_split_over_threads_is_bit_identical(lengths, reverse, dtype, threa
     if lengths is not None:
         lengths = rng(5).integers(1, 5, SPLIT_BATCH)
         lengths[:3] = 4
-    x = np.zeros((1, 1))
+    x = np.zeros((1, 1), dtype)
     threads(1)
     assert batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x) == ([slice(0, SPLIT_BATCH)], True)
     expected = lstm_everything(dtype, lengths, reverse, steps=4)
     for count in (2, 3):
         threads(count)
-        assert len(batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x)[0]) == count  # really split
+        chunks = batch_chunks(SPLIT_BATCH, SPLIT_HIDDEN, 4, x)[0]
+        # really split, unless this BLAS's columns depend on how many come together
+        assert len(chunks) == (count if _splits_exactly(dtype, count) else 1)
         got = lstm_everything(dtype, lengths, reverse, steps=4)
         for k, (ours, reference) in enumerate(zip(got, expected, strict=True)):
             np.testing.assert_array_equal(ours, reference, err_msg=f"{count} threads, #{k}")

@@ -94,6 +94,22 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+_blas_controller = None
+
+
+def one_blas_thread():
+    """A context that holds every BLAS library NumPy loaded to one thread: for threads
+    that each run their own matrix products on their part of the work (the recurrences'
+    time loops, the convolutions' blocked products), where BLAS's own threads would
+    compete with them, and whose numbers must not depend on BLAS's thread count."""
+    global _blas_controller
+    if _blas_controller is None:  # finding the libraries costs ~ms: once per process
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
 def over_batch(n: int, fn, work) -> None:
     """Call fn(chunk) for slices `chunk` that cut range(n) into one piece per thread, at
     once. `work`: the largest array involved; when it is small, or not a NumPy array

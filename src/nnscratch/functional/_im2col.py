@@ -41,10 +41,27 @@ K - 1 - pad, so it is made as one: an im2col copy of g and one product with a C-
 output, where col2im would write a KH*KW*C-wide product and read it back. Strided,
 dilated and grouped convs keep col2im.
 
+Blocked products (Columns, Fields). A large conv's cols is many times its input (a
+(128, 32, 28, 28) input's 3x3 cols is 116 MB): written out whole, it goes to memory and
+comes back for the product (measured on 2 cores: that forward took 16 ms whole, 9 ms
+blocked). So without groups, with several channels, cols is never made whole: the output
+pixels are cut into pieces whose columns fit in a core's cache (PIECE_BYTES; whole
+images, or runs of image rows of one), and each thread copies a piece's columns from the
+strided view and multiplies them at once, BLAS held to one thread, into the piece's rows
+of the output, which keeps the layout above. The forward keeps only the padded input for
+the backward, whose weight gradient makes the columns again, piece by piece, and sums
+the pieces' products in WEIGHT_RUNS fixed runs. The pieces and runs depend on the shapes
+alone and each product runs on one BLAS thread, so the numbers are the same for any
+thread count. The stride-1 input gradient (above) and conv_transpose2d's backward take
+the same path. A conv whose columns fit in one piece, grouped convs and one-channel
+inputs (whose copies run along image rows) keep the whole cols and BLAS's own threads;
+so do device arrays.
+
 Scratch memory. The padded copy, cols and the gradient blocks have the same shapes at
 every training step; a fresh array of that size costs a page fault per page on first
 touch, a large part of a conv's time, so they come from `work`, a per-thread cache reused
-by shape. cols is taken out of it while a backward is due (Columns) and given back after.
+by shape. cols (or, blocked, the padded input) is taken out of it while a backward is
+due (Columns) and given back after.
 
 Memory-bound steps (copies, col2im) are split over the batch between threads (parallel).
 """
@@ -115,14 +132,16 @@ work = WorkArrays()
 
 
 # --- im2col --------------------------------------------------------------------------------
-def _padded_channels_last(x, pads, groups: int):
+def _padded_channels_last(x, pads, groups: int, keep: bool = False):
     """(N, C, H, W) -> (G, N, H + top + bottom, W + left + right, C/G), zeros around (a
-    work array): channels last within each group, the groups first."""
+    work array, taken out of the cache when `keep`): channels last within each group,
+    the groups first."""
     xp = backend.array_module(x)
     n, c, h, w = x.shape
     top, bottom, left, right = pads
     hp, wp = h + top + bottom, w + left + right
-    out = work.get("padded", (groups, n, hp, wp, c // groups), x.dtype, xp)
+    take = work.take if keep else work.get
+    out = take("padded", (groups, n, hp, wp, c // groups), x.dtype, xp)
     # Only the border needs zeros: the inside is overwritten by x.
     out[:, :, :top] = 0
     out[:, :, hp - bottom:] = 0
@@ -178,26 +197,49 @@ def im2col(x, plan: Plan, keep: bool = False, ones: bool = False):
 
 
 class Columns:
-    """conv2d's cols for its weight gradient: kept from the forward pass (out of the work
-    arrays, KH*KW times the input's memory) when a backward is due, else rebuilt from x."""
+    """conv2d's receptive fields of x, for the forward product and the weight gradient,
+    whole or blocked (see the module docstring). Kept from the forward while a backward
+    is due (`keep`): whole, the cols matrix (KH*KW times the input's memory, out of the
+    work arrays); blocked, only the padded input (its own size). Not kept, they are made
+    again for each use, valid until the next conv."""
 
     def __init__(self, x, plan: Plan, ones: bool, keep: bool):
         self.x, self.plan, self.ones = x, plan, ones
-        self._kept = im2col(x, plan, keep=True, ones=ones) if keep else None
+        self.blocked = _blocked(x, plan, ones)
+        self._kept = self._build(keep=True) if keep else None
 
-    def matrix(self):
-        """The kept cols, or new ones in a work array (valid until the next conv)."""
-        if self._kept is not None:
-            return self._kept[0]
-        return im2col(self.x, self.plan, ones=self.ones)[0]
+    def _build(self, keep: bool):
+        """(Fields, padded memory) when blocked, else (cols, cols memory)."""
+        if self.blocked:
+            padded = _padded_channels_last(self.x, self.plan.pads, 1, keep=keep)
+            return Fields(padded, self.plan, self.ones), padded
+        return im2col(self.x, self.plan, keep=keep, ones=self.ones)
+
+    def _current(self):
+        return self._kept if self._kept is not None else self._build(keep=False)
+
+    def product(self, wmat):
+        """cols @ wmat as a new (N, O, OH, OW) (product_as_image)."""
+        made = self._current()[0]
+        if self.blocked:
+            return blocked_product(made, wmat)
+        return product_as_image(made, wmat, self.x.shape[0], self.plan.out_hw)
+
+    def weight_gradient(self, gm, shape):
+        """(dW, db or None) = cols^T gm (weight_gradient)."""
+        made = self._current()[0]
+        if self.blocked:
+            return blocked_weight_gradient(gm, made, shape)
+        return weight_gradient(gm, made, shape, self.x.shape[0])
 
     def release(self) -> None:
-        """After the kept cols' last use (the first backward): their memory goes back to
-        the work arrays; a second backward (retain_graph) rebuilds them."""
+        """After the kept memory's last use (the first backward): it goes back to the
+        work arrays; a second backward (retain_graph) makes it again."""
         if self._kept is not None:
             memory = self._kept[1]
             self._kept = None
-            work.give("cols", memory, backend.array_module(memory))
+            work.give("padded" if self.blocked else "cols", memory,
+                      backend.array_module(memory))
 
 
 # --- col2im --------------------------------------------------------------------------------
@@ -347,8 +389,7 @@ def input_gradient(g, gm, w, plan: Plan, n: int):
     if flipped is None:
         return col2im(gm, w, plan, n)
     rotated = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
-    cols = im2col(g, flipped)[0]
-    return product_as_image(cols, weight_matrix(rotated, 1), n, plan.in_hw)
+    return Columns(g, flipped, ones=False, keep=False).product(weight_matrix(rotated, 1))
 
 
 # --- the products --------------------------------------------------------------------------
@@ -391,13 +432,19 @@ def weight_gradient(gm, cols, shape, samples: int):
     """dW = gm^T cols per group: gm (G, rows, O/G) and cols (G, rows, K [+ 1]), with rows
     = samples * OH * OW -> (dW (O, C/G, KH, KW), db (O,) or None). With cols' column of
     ones (a bias in the product), the product's last column is db = gm summed over rows."""
-    o, cg, kh, kw = shape
-    groups = gm.shape[0]
     if cols.flags.c_contiguous:  # BLAS reads the transpose as is
         m = gm.transpose(0, 2, 1) @ cols  # (G, O/G, KH*KW*C/G [+ 1])
     else:  # cols is itself a transposed view (one channel per group): the product in
         # the order that reads both operands contiguously
         m = _long_product(cols.transpose(0, 2, 1), gm, samples).transpose(0, 2, 1)
+    return _weight_and_bias(m, shape)
+
+
+def _weight_and_bias(m, shape):
+    """(dW (O, C/G, KH, KW), db (O,) or None) from m = cols^T g, (G, O/G, KH*KW*C/G [+ 1]),
+    whose last column is db when cols had the column of ones."""
+    o, cg, kh, kw = shape
+    groups = m.shape[0]
     grad_b = m[:, :, -1].reshape(o) if m.shape[2] > kh * kw * cg else None
     grad_w = m[:, :, :kh * kw * cg].reshape(groups, o // groups, kh, kw, cg)
     return grad_w.transpose(0, 1, 4, 2, 3).reshape(shape), grad_b
@@ -448,3 +495,114 @@ def product_as_image(cols, wmat, n: int, hw: tuple[int, int]):
     image = product.reshape(groups, n, hw[0], hw[1], og).transpose(1, 0, 4, 2, 3)
     _copy_plus_bias(image, None, out)
     return out
+
+
+# --- blocked products ----------------------------------------------------------------------
+# A piece's columns take about this many bytes, so that they are still in the core's L2
+# cache when its product reads them (measured on 2 cores: 256 KiB pieces were slower,
+# 4 MiB ones no faster).
+PIECE_BYTES = 1 << 20
+# The weight gradient sums its pieces' products in this many runs of consecutive pieces,
+# each run in piece order and then the runs in order: numbers fixed by the shapes alone.
+WEIGHT_RUNS = 8
+
+
+def _pieces(n: int, oh: int, ow: int, width: int, itemsize: int) -> list[tuple]:
+    """The output pixels cut into pieces (n0, n1, h0, h1): image rows h0..h1-1 of samples
+    n0..n1-1, several whole images when one's columns fit in PIECE_BYTES, else runs of
+    rows of one image."""
+    rows = max(1, PIECE_BYTES // (ow * width * itemsize))
+    if rows >= oh:
+        per = rows // oh
+        return [(a, min(n, a + per), 0, oh) for a in range(0, n, per)]
+    return [(a, a + 1, h, min(oh, h + rows)) for a in range(n) for h in range(0, oh, rows)]
+
+
+def _blocked(x, plan: Plan, ones: bool) -> bool:
+    """Whether the products of conv2d's fields of x run blocked: NumPy arrays, no groups,
+    several channels (runs of the copy along (kw, c)), and columns of more than one piece."""
+    if not isinstance(x, np.ndarray) or plan.groups != 1 or x.shape[1] == 1:
+        return False
+    (kh, kw), (oh, ow) = plan.kernel, plan.out_hw
+    width = kh * kw * x.shape[1] + ones
+    return len(_pieces(x.shape[0], oh, ow, width, x.itemsize)) > 1
+
+
+class Fields:
+    """The receptive fields of a padded channels-last input (1, N, Hp, Wp, C), as the
+    strided view (N, OH, OW, KH, KW, C) im2col copies, cut into pieces whose columns are
+    made one piece at a time into a work array of the thread that uses them."""
+
+    def __init__(self, padded, plan: Plan, ones: bool):
+        _, n, _, _, c = padded.shape
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = plan.kernel, plan.stride, plan.dilation, \
+            plan.out_hw
+        _, s_n, s_h, s_w, s_c = padded.strides
+        self.view = np.lib.stride_tricks.as_strided(
+            padded[0], shape=(n, oh, ow, kh, kw, c),
+            strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c))
+        self.n, self.out_hw, self.ones = n, (oh, ow), ones
+        self.fields = kh * kw * c
+        self.width = self.fields + ones
+        self.dtype = padded.dtype
+        self.pieces = _pieces(n, oh, ow, self.width, padded.itemsize)
+        n0, n1, h0, h1 = self.pieces[0]
+        self.piece_rows = (n1 - n0) * (h1 - h0) * ow  # the largest piece's
+
+    def rows(self, piece) -> slice:
+        """The piece's rows in the (N*OH*OW, .) matrices: consecutive."""
+        n0, n1, h0, h1 = piece
+        oh, ow = self.out_hw
+        start = (n0 * oh + h0) * ow
+        return slice(start, start + (n1 - n0) * (h1 - h0) * ow)
+
+    def columns(self, piece):
+        """The piece's rows of cols, (rows, KH*KW*C [+ 1]), in this thread's work array."""
+        n0, n1, h0, h1 = piece
+        rows = (n1 - n0) * (h1 - h0) * self.out_hw[1]
+        cols = work.get("piece", (self.piece_rows, self.width), self.dtype, np)[:rows]
+        shape = (n1 - n0, h1 - h0) + self.view.shape[2:]
+        cols[:, :self.fields].reshape(shape)[...] = self.view[n0:n1, h0:h1]
+        if self.ones:
+            cols[:, -1] = 1
+        return cols
+
+
+def blocked_product(fields: Fields, wmat):
+    """cols @ wmat[0] as a new (N, O, OH, OW), channels-last memory (product_as_image's
+    layout), made piece by piece: each thread copies a piece's columns and multiplies
+    them at once, BLAS on one thread, into the piece's rows of the output."""
+    (oh, ow), w = fields.out_hw, wmat[0]
+    out = np.empty((fields.n * oh * ow, w.shape[1]), dtype=fields.dtype)
+
+    def run(indices: slice) -> None:
+        for piece in fields.pieces[indices]:
+            np.matmul(fields.columns(piece), w, out=out[fields.rows(piece)])
+
+    with parallel.one_blas_thread():
+        parallel.over_batch(len(fields.pieces), run, out)
+    return out.reshape(fields.n, oh, ow, w.shape[1]).transpose(0, 3, 1, 2)
+
+
+def blocked_weight_gradient(gm, fields: Fields, shape):
+    """(dW, db or None) = cols^T gm[0] (weight_gradient), cols made piece by piece: the
+    pieces' products summed in WEIGHT_RUNS fixed runs, the runs on the threads."""
+    g = gm[0]
+    pieces = fields.pieces
+    runs = min(WEIGHT_RUNS, len(pieces))
+    bounds = [len(pieces) * r // runs for r in range(runs + 1)]
+    sums = np.empty((runs, g.shape[1], fields.width), dtype=fields.dtype)
+
+    def run(indices: slice) -> None:
+        for r in range(indices.start, indices.stop):
+            for k in range(bounds[r], bounds[r + 1]):
+                piece = pieces[k]
+                part = sums[r] if k == bounds[r] else work.get("partial", sums.shape[1:],
+                                                               sums.dtype, np)
+                np.matmul(g[fields.rows(piece)].T, fields.columns(piece), out=part)
+                if k != bounds[r]:
+                    sums[r] += part
+
+    with parallel.one_blas_thread():
+        parallel.over_batch(runs, run, g)
+    return _weight_and_bias(sums.sum(axis=0)[None], shape)

@@ -48,8 +48,10 @@ cores) the hand-offs cost more than the second core brings; OpenBLAS's own threa
 the unsplit product do better there (32 samples: 16 rows a thread was ~1.15x slower).
 Within those bounds the numbers were bit-identical for any number of threads in every
 shape tried (OpenBLAS 0.3.31 on SkylakeX, float32 and float64, H = 128..512, 2 to 4
-chunks: the column count never changed a column), and tests/test_recurrent_ops.py checks
-1, 2 and 3 threads. Where the batch could be cut, the loops run with BLAS on one thread
+chunks: the column count never changed a column), but not on OpenBLAS's Haswell kernels
+in float32, whose columns change with their number: each split is tried first on the
+two per-step products (_columns_stay_exact) and not made where it would change the
+numbers. tests/test_recurrent_ops.py checks 1, 2 and 3 threads. Where the batch could be cut, the loops run with BLAS on one thread
 even on one nnscratch thread (see batch_chunks).
 """
 
@@ -267,22 +269,37 @@ def batch_chunks(batch: int, hidden: int, gates: int, x) -> tuple[list[slice], b
     rows = max(SPLIT_MIN_ROWS, -(-SPLIT_MIN_PRODUCT // (gates * hidden * hidden)))
     if not isinstance(x, np.ndarray) or hidden < SPLIT_MIN_HIDDEN or batch < 2 * rows:
         return [slice(0, batch)], False
-    chunks = max(1, min(parallel.get_num_threads(), batch // rows))
-    bounds = [batch * i // chunks for i in range(chunks + 1)]
-    return [slice(bounds[i], bounds[i + 1]) for i in range(chunks)], True
+    count = max(1, min(parallel.get_num_threads(), batch // rows))
+    bounds = [batch * i // count for i in range(count + 1)]
+    chunks = [slice(bounds[i], bounds[i + 1]) for i in range(count)]
+    if count > 1 and not _columns_stay_exact(x.dtype, gates, hidden, batch, chunks):
+        return [slice(0, batch)], True
+    return chunks, True
 
 
-_blas_controller = None
+_exact_splits: dict = {}
 
 
-def _one_blas_thread():
-    """A context that holds every BLAS library NumPy loaded to one thread."""
-    global _blas_controller
-    if _blas_controller is None:  # finding the libraries costs ~ms: once per process
-        from threadpoolctl import ThreadpoolController
-
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
+def _columns_stay_exact(dtype, gates: int, hidden: int, batch: int, chunks) -> bool:
+    """Whether BLAS (on one thread) gives every column of the time loops' two per-step
+    products, W h^T (forward) and W^T dA (backward), in the layouts the loops use, the
+    same bits from a chunk's columns as from the whole batch's. Not every kernel does
+    (OpenBLAS's Haswell ones, float32: not one of these shapes), so it is tried once per
+    shape and chunking on random numbers, and a split that would change the numbers is
+    not made (batch_chunks)."""
+    key = (np.dtype(dtype).str, gates, hidden, batch, tuple((c.start, c.stop) for c in chunks))
+    if key not in _exact_splits:
+        rng = np.random.default_rng(0)
+        w = rng.standard_normal((gates * hidden, hidden)).astype(dtype)
+        w_t = np.ascontiguousarray(w.T)
+        h = rng.standard_normal((batch, hidden)).astype(dtype)  # the batch-major states
+        d = rng.standard_normal((gates * hidden, 2, batch)).astype(dtype)[:, 0]  # one step's
+        with parallel.one_blas_thread():  # block of the (4H, L, N) gate gradients
+            forward, backward = w @ h.T, w_t @ d
+            _exact_splits[key] = all(
+                np.array_equal(forward[:, c], w @ h[c].T)
+                and np.array_equal(backward[:, c], w_t @ d[:, c]) for c in chunks)
+    return _exact_splits[key]
 
 
 def over_chunks(chunks: list[slice], pinned: bool, fn, work) -> None:
@@ -297,7 +314,7 @@ def over_chunks(chunks: list[slice], pinned: bool, fn, work) -> None:
     if not pinned:
         run(slice(0, len(chunks)))
         return
-    with _one_blas_thread():
+    with parallel.one_blas_thread():
         parallel.over_batch(len(chunks), run, work)
 
 

@@ -36,10 +36,7 @@ from ._im2col import (
     Plan,
     as_matrix,
     col2im,
-    im2col,
     input_gradient,
-    product_as_image,
-    weight_gradient,
     weight_matrix,
 )
 
@@ -64,7 +61,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
     # y = [cols, 1] [W; b], the columns kept for dW while a backward is due.
     cols = Columns(x, plan, ones=b is not None,
                    keep=autograd.is_grad_enabled() and weight.requires_grad)
-    out = product_as_image(cols.matrix(), weight_matrix(w, groups, b), n, plan.out_hw)
+    out = cols.product(weight_matrix(w, groups, b))
 
     def backward(g):
         grad_x = grad_w = grad_b = None
@@ -72,7 +69,7 @@ def _convolution(op, input, weight, bias, stride, padding, dilation, groups, spa
         if input.requires_grad:  # dx = col2im(g W^T)
             grad_x = input_gradient(g.reshape(out.shape), gm, w, plan, n).reshape(input.shape)
         if weight.requires_grad:  # [dW; db] = [cols, 1]^T g
-            grad_w, bias_sums = weight_gradient(gm, cols.matrix(), w.shape, n)
+            grad_w, bias_sums = cols.weight_gradient(gm, w.shape)
             cols.release()
             grad_w = grad_w.reshape(weight.shape)
             if bias is not None and bias.requires_grad:
@@ -157,12 +154,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         g = g.reshape(out.shape)
         grad_x = grad_w = grad_b = None
         if input.requires_grad or weight.requires_grad:
-            cols = im2col(g, plan)[0]
+            cols = Columns(g, plan, ones=False, keep=True)
         if input.requires_grad:  # dx = cols W
-            grad_x = product_as_image(cols, weight_matrix(w, groups), n, plan.out_hw)
-            grad_x = grad_x.reshape(input.shape)
+            grad_x = cols.product(weight_matrix(w, groups)).reshape(input.shape)
         if weight.requires_grad:  # dW = x^T cols
-            grad_w = weight_gradient(as_matrix(x, groups), cols, w.shape, n)[0]
+            grad_w = cols.weight_gradient(as_matrix(x, groups), w.shape)[0]
+        if input.requires_grad or weight.requires_grad:
+            cols.release()
         if bias is not None and bias.requires_grad:  # db = sum of g
             grad_b = channel_sums(g)
         return (grad_x, grad_w) if bias is None else (grad_x, grad_w, grad_b)
