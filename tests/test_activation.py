@@ -88,6 +88,31 @@ def test_elementwise_matches_torch(name, shape, dtype):
     compare_with_torch(op, torch_op, [_sample(name, shape, 2)], dtype)
 
 
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("layout", ["channels-last", "transposed"])
+def test_elementwise_on_inputs_in_other_memory_layouts(name, layout):
+    """A conv's output is channels-last memory seen as NCHW; a transpose is a strided
+    view. Each op, forward and backward (with a gradient in yet another layout), gives
+    what it gives on a C-contiguous copy: large enough (2^16 values) for the threaded
+    paths."""
+    op = ELEMENTWISE[name][0]
+    x = _sample(name, (16, 8, 16, 32), 3).astype(np.float32)
+    g = normal(x.shape, 4).astype(np.float32)
+    if layout == "channels-last":
+        strided = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    else:
+        strided = np.ascontiguousarray(x.transpose(3, 2, 1, 0)).transpose(3, 2, 1, 0)
+    g_strided = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    results = []
+    for data, grad in ((x, g), (strided, g_strided)):
+        t = ns.tensor(data, requires_grad=True)
+        y = op(t)
+        y.backward(grad)
+        results.append((y.numpy().copy(), t.grad.copy()))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
 @DTYPES
 def test_softplus_beyond_threshold_is_the_identity(dtype):
     x = np.array([-30.0, -1.0, 0.0, 2.4, 2.6, 10.0, 50.0])  # beta x > 5 from x > 2.5

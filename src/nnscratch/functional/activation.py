@@ -208,7 +208,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
         def backward(g):
             density = xp.exp(-0.5 * x * x) if gaussian is None else gaussian
-            slope = xp.empty_like(x)
+            # C order throughout: reshape(-1) is then a view of slope, and a (read-only)
+            # C-order copy of an input in another layout (a conv's channels-last output)
+            slope = xp.empty(x.shape, dtype=x.dtype)
             flat = [a.reshape(-1) for a in (x, density, cdf, g, slope)]
 
             def part(chunk):  # slope = g * (Phi(x) + x phi(x)), the threads' share each
@@ -221,7 +223,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
             parallel.over_batch(x.size, part, flat[4])
             return (slope,)
 
-        out = xp.empty_like(x)
+        out = xp.empty(x.shape, dtype=x.dtype)  # C order, as in the backward
         pairs = [a.reshape(-1) for a in (x, cdf, out)]
         parallel.over_batch(x.size, lambda chunk: xp.multiply(
             pairs[0][chunk], pairs[1][chunk], out=pairs[2][chunk]), pairs[2])
