@@ -40,6 +40,36 @@ def test_group_norm_matches_pytorch(shape, groups, dtype):
                        arrays, dtype=dtype, scale=10.0)
 
 
+def test_group_norm_pieces_and_threads_give_the_same_bits(monkeypatch):
+    """The passes run over pieces of samples on the threads (parallel.over_pieces):
+    pieces of one sample on 1, 2 and 3 threads give what one piece gives."""
+    from nnscratch import parallel
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((5, 8, 6, 7)) * 3 + 1).astype(np.float32)
+    x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w, b, g = (rng.standard_normal(s).astype(np.float32) for s in (8, 8, x.shape))
+
+    def run():
+        tensors = [ns.tensor(a, requires_grad=True) for a in (x, w, b)]
+        out = F.group_norm(tensors[0], 2, tensors[1], tensors[2])
+        out.backward(ns.tensor(g))
+        return [out.numpy().copy()] + [t.grad.copy() for t in tensors]
+
+    before = parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(1)
+        expected = run()
+        monkeypatch.setattr(parallel, "PIECE_ELEMENTS", 1)
+        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+        for threads in (1, 2, 3):
+            parallel.set_num_threads(threads)
+            for got, want in zip(run(), expected, strict=True):
+                np.testing.assert_array_equal(got, want)
+    finally:
+        parallel.set_num_threads(before)
+
+
 def test_group_norm_of_a_channels_last_input_matches_the_contiguous_one():
     """A conv's output is channels-last memory: the per-channel sums take another path
     (column_sums); values and every gradient must not depend on it."""

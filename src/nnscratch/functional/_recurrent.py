@@ -51,8 +51,9 @@ shape tried (OpenBLAS 0.3.31 on SkylakeX, float32 and float64, H = 128..512, 2 t
 chunks: the column count never changed a column), but not on OpenBLAS's Haswell kernels
 in float32, whose columns change with their number: each split is tried first on the
 two per-step products (_columns_stay_exact) and not made where it would change the
-numbers. tests/test_recurrent_ops.py checks 1, 2 and 3 threads. Where the batch could be cut, the loops run with BLAS on one thread
-even on one nnscratch thread (see batch_chunks).
+numbers. tests/test_recurrent_ops.py checks 1, 2 and 3 threads. Where the batch could
+be cut, the loops run with BLAS on one thread even on one nnscratch thread (see
+batch_chunks).
 """
 
 from __future__ import annotations

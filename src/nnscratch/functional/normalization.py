@@ -213,17 +213,22 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     """Normalize each sample's channels in `num_groups` groups, as PyTorch.
 
     x: (N, C, *) with C divisible by num_groups; weight, bias: (C,). Each group of C/G
-    channels of one sample (m = C/G * spatial values) is normalized with its own mean and
-    (biased) variance: x_hat = (x - mean) / sqrt(var + eps), y = weight[c] x_hat + bias[c].
-    With h = g * weight[c] and means over a group's m values:
-      d/dx = (h - mean(h) - x_hat * mean(h * x_hat)) / sqrt(var + eps),
+    channels of one sample (m = C/G * spatial values) is normalized with its own mean mu
+    and (biased) variance: x_hat = (x - mu) r, r = 1 / sqrt(var + eps),
+    y = weight[c] x_hat + bias[c]. With h = g * weight[c] and means over a group's m values:
+      d/dx = r (h - mean(h) - x_hat * mean(h * x_hat)),
       d/dweight[c] = sum over samples and positions of g * x_hat, d/dbias[c] = sum of g.
     Independent of the batch: the same in training and evaluation (no running stats).
 
-    Computed per (sample, channel): the group means come from per-channel sums over the
-    positions, and y and d/dx are per-channel affine maps of x, g and x_hat, so every
-    full-size pass reads the input in its own memory order (a conv's channels-last
-    output stays channels-last, with no reshaping copy).
+    Computed per (sample, channel) from per-channel sums over the positions, so that y
+    and d/dx are affine maps of x and g with (N, C) coefficients:
+      y = a x + (bias - mu a), a = r weight,
+      d/dx = a g - r^2 mean(h x_hat) x + r (r mean(h x_hat) mu - mean(h)),
+    where sum(g x_hat) over a channel is r (sum(g x) - mu sum(g)), as PyTorch computes it.
+    Nothing of the input's size is kept for the backward but x itself. Samples never
+    meet, so the passes run over pieces of a few samples that stay in cache, shared by
+    the threads (parallel.over_pieces), in the input's own memory order (a conv's
+    channels-last output stays channels-last).
     """
     x = input.data
     xp = backend.array_module(x)
@@ -240,39 +245,61 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                              f"{tuple(t.shape)}")
     per_group = channels // num_groups
     m = x.size // (n * num_groups) if x.size else 1
-    column = (n, channels) + (1,) * (x.ndim - 2)  # (N, C) coefficients against x
+    spatial = (1,) * (x.ndim - 2)
+    w = None if weight is None else weight.data.reshape(1, channels)
+    b = None if bias is None else bias.data.reshape(1, channels)
 
-    def group_mean(sums):  # (N, C) per-channel sums -> (N, C): its group's mean
-        means = sums.reshape(n, num_groups, per_group).sum(axis=2, keepdims=True) / m
-        return xp.broadcast_to(means, (n, num_groups, per_group)).reshape(column)
+    def group_mean(sums):  # (p, C) per-channel sums -> (p, C): its group's mean
+        p = sums.shape[0]
+        means = sums.reshape(p, num_groups, per_group).sum(axis=2, keepdims=True) / m
+        return xp.broadcast_to(means, (p, num_groups, per_group)).reshape(p, channels)
 
-    x_hat = x - group_mean(sample_channel_sums(x))
-    squares = x_hat * x_hat
-    inv_std = 1 / xp.sqrt(group_mean(sample_channel_sums(squares)) + eps)  # (N, C, 1..)
-    del squares
-    x_hat *= inv_std  # a fresh array: in place
-    w = None if weight is None else weight.data
-    b = None if bias is None else bias.data
-    scale = inv_std if w is None else inv_std * _channel_view(w, x.ndim)
-    out = x_hat if w is None else x_hat * _channel_view(w, x.ndim)
-    if b is not None:
-        out += _channel_view(b, x.ndim)
+    def against(coefficient):  # (p, C) -> (p, C, 1, ...), to scale x's pieces
+        return coefficient.reshape(coefficient.shape + spatial)
+
+    out = xp.empty_like(x)
+    mu = xp.empty((n, channels), dtype=x.dtype)
+    r = xp.empty((n, channels), dtype=x.dtype)
+
+    def forward_piece(rows: slice) -> None:
+        xs, ys = x[rows], out[rows]
+        mu[rows] = group_mean(sample_channel_sums(xs))
+        centred = xp.subtract(xs, against(mu[rows]), out=ys)  # ys as scratch
+        xp.multiply(centred, centred, out=centred)
+        r[rows] = 1 / xp.sqrt(group_mean(sample_channel_sums(centred)) + eps)
+        a = r[rows] if w is None else r[rows] * w
+        shift = -mu[rows] * a if b is None else b - mu[rows] * a
+        xp.multiply(xs, against(a), out=ys)
+        ys += against(shift)
+
+    parallel.over_pieces(n, x.size // max(n, 1), forward_piece, x)
 
     def backward(g):
-        g_sums = sample_channel_sums(g)  # (N, C): sums of g and of g * x_hat
-        gx_sums = sample_channel_sums(g * x_hat)
-        weights = 1 if w is None else w.reshape(1, channels)
-        grads = []
-        if input.requires_grad:
-            # d/dx = scale g - inv_std mean(h) - inv_std x_hat mean(h x_hat), h = w g
-            grad = g * scale
-            grad -= x_hat * (inv_std * group_mean(gx_sums * weights))
-            grad -= inv_std * group_mean(g_sums * weights)
-            grads.append(grad)
-        else:
-            grads.append(None)
+        g_sums = xp.empty((n, channels), dtype=x.dtype)
+        gx_hat_sums = xp.empty((n, channels), dtype=x.dtype)  # sum of g x_hat per channel
+        grad = xp.empty_like(x) if input.requires_grad else None
+
+        def backward_piece(rows: slice) -> None:
+            xs, gs = x[rows], g[rows]
+            scratch = xp.multiply(gs, xs, out=xp.empty_like(xs))
+            g_sums[rows] = sample_channel_sums(gs)
+            gx_hat_sums[rows] = r[rows] * (sample_channel_sums(scratch) - mu[rows] * g_sums[rows])
+            if grad is None:
+                return
+            weights = 1 if w is None else w
+            mean_h = group_mean(g_sums[rows] * weights)
+            mean_hx = group_mean(gx_hat_sums[rows] * weights)
+            r2_mean_hx = r[rows] * r[rows] * mean_hx
+            a = r[rows] if w is None else r[rows] * w
+            out_rows = grad[rows]
+            xp.multiply(gs, against(a), out=out_rows)
+            out_rows -= xp.multiply(xs, against(r2_mean_hx), out=scratch)
+            out_rows += against(r2_mean_hx * mu[rows] - r[rows] * mean_h)
+
+        parallel.over_pieces(n, x.size // max(n, 1), backward_piece, x)
+        grads = [grad]
         if weight is not None:
-            grads.append(gx_sums.sum(axis=0))
+            grads.append(gx_hat_sums.sum(axis=0))
         if bias is not None:
             grads.append(g_sums.sum(axis=0))
         return tuple(grads)
