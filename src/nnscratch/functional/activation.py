@@ -240,19 +240,42 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor) -> Tensor:
-    """x * sigmoid(x) (also called swish). d/dx = g * s * (1 + x (1 - s)), s = sigmoid(x)."""
+    """x * sigmoid(x) (also called swish). d/dx = g * s * (1 + x (1 - s)), s = sigmoid(x).
+
+    Each element's arithmetic is its own: the passes run over pieces of the leading axis
+    shared by the threads (parallel.over_pieces), in the input's memory order."""
     x = input.data
-    s = sigmoid_array(x)
+    xp = backend.array_module(x)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    s, out = xp.empty_like(x), xp.empty_like(x)
+
+    def forward_piece(rows):
+        xs, ss = x[rows], s[rows]
+        xp.multiply(xs, 0.5, out=ss)  # s = (1 + tanh(x / 2)) / 2, as sigmoid_array
+        xp.tanh(ss, out=ss)
+        ss += 1
+        ss *= 0.5
+        xp.multiply(xs, ss, out=out[rows])
+
+    parallel.over_pieces(len(x), x.size // max(len(x), 1), forward_piece, x)
 
     def backward(g):
-        grad = 1 - s  # s (1 + x (1 - s)) g, built in one array
-        grad *= x
-        grad += 1
-        grad *= s
-        grad *= g
-        return (grad,)
+        g = g.reshape(x.shape)
+        grad = xp.empty_like(x)
 
-    return record(x * s, (input,), backward, "silu")
+        def backward_piece(rows):  # s (1 + x (1 - s)) g, built in one array
+            part, ss = grad[rows], s[rows]
+            xp.subtract(1, ss, out=part)
+            part *= x[rows]
+            part += 1
+            part *= ss
+            part *= g[rows]
+
+        parallel.over_pieces(len(x), x.size // max(len(x), 1), backward_piece, x)
+        return (grad.reshape(input.data.shape),)
+
+    return record(out.reshape(input.data.shape), (input,), backward, "silu")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
