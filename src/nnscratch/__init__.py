@@ -10,7 +10,10 @@ import os as _os
 # count (the nnscratch command does).
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
-from . import functional
+from . import (
+    _allocator,  # noqa: F401 - on import: large arrays reused, not fresh pages
+    functional,
+)
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backend import (
     Device,
