@@ -205,14 +205,15 @@ class Columns:
 
     def __init__(self, x, plan: Plan, ones: bool, keep: bool):
         self.x, self.plan, self.ones = x, plan, ones
-        self.blocked = _blocked(x, plan, ones)
+        self.pieces = _blocked_pieces(x, plan, ones)
+        self.blocked = self.pieces is not None
         self._kept = self._build(keep=True) if keep else None
 
     def _build(self, keep: bool):
         """(Fields, padded memory) when blocked, else (cols, cols memory)."""
         if self.blocked:
             padded = _padded_channels_last(self.x, self.plan.pads, 1, keep=keep)
-            return Fields(padded, self.plan, self.ones), padded
+            return Fields(padded, self.plan, self.ones, self.pieces), padded
         return im2col(self.x, self.plan, keep=keep, ones=self.ones)
 
     def _current(self):
@@ -518,22 +519,24 @@ def _pieces(n: int, oh: int, ow: int, width: int, itemsize: int) -> list[tuple]:
     return [(a, a + 1, h, min(oh, h + rows)) for a in range(n) for h in range(0, oh, rows)]
 
 
-def _blocked(x, plan: Plan, ones: bool) -> bool:
-    """Whether the products of conv2d's fields of x run blocked: NumPy arrays, no groups,
-    several channels (runs of the copy along (kw, c)), and columns of more than one piece."""
+def _blocked_pieces(x, plan: Plan, ones: bool) -> list[tuple] | None:
+    """The pieces of conv2d's fields of x when its products run blocked, else None:
+    blocked for NumPy arrays, no groups, several channels (runs of the copy along
+    (kw, c)), and columns of more than one piece."""
     if not isinstance(x, np.ndarray) or plan.groups != 1 or x.shape[1] == 1:
-        return False
+        return None
     (kh, kw), (oh, ow) = plan.kernel, plan.out_hw
-    width = kh * kw * x.shape[1] + ones
-    return len(_pieces(x.shape[0], oh, ow, width, x.itemsize)) > 1
+    pieces = _pieces(x.shape[0], oh, ow, kh * kw * x.shape[1] + ones, x.itemsize)
+    return pieces if len(pieces) > 1 else None
 
 
 class Fields:
     """The receptive fields of a padded channels-last input (1, N, Hp, Wp, C), as the
     strided view (N, OH, OW, KH, KW, C) im2col copies, cut into pieces whose columns are
-    made one piece at a time into a work array of the thread that uses them."""
+    made one piece at a time into a work array of the thread that uses them (`pieces`,
+    from _blocked_pieces)."""
 
-    def __init__(self, padded, plan: Plan, ones: bool):
+    def __init__(self, padded, plan: Plan, ones: bool, pieces: list[tuple]):
         _, n, _, _, c = padded.shape
         (kh, kw), (sh, sw), (dh, dw), (oh, ow) = plan.kernel, plan.stride, plan.dilation, \
             plan.out_hw
@@ -545,7 +548,7 @@ class Fields:
         self.fields = kh * kw * c
         self.width = self.fields + ones
         self.dtype = padded.dtype
-        self.pieces = _pieces(n, oh, ow, self.width, padded.itemsize)
+        self.pieces = pieces
         n0, n1, h0, h1 = self.pieces[0]
         self.piece_rows = (n1 - n0) * (h1 - h0) * ow  # the largest piece's
 
@@ -593,15 +596,16 @@ def blocked_weight_gradient(gm, fields: Fields, shape):
     bounds = [len(pieces) * r // runs for r in range(runs + 1)]
     sums = np.empty((runs, g.shape[1], fields.width), dtype=fields.dtype)
 
+    def product(piece, out) -> None:
+        np.matmul(g[fields.rows(piece)].T, fields.columns(piece), out=out)
+
     def run(indices: slice) -> None:
+        part = work.get("partial", sums.shape[1:], sums.dtype, np)
         for r in range(indices.start, indices.stop):
-            for k in range(bounds[r], bounds[r + 1]):
-                piece = pieces[k]
-                part = sums[r] if k == bounds[r] else work.get("partial", sums.shape[1:],
-                                                               sums.dtype, np)
-                np.matmul(g[fields.rows(piece)].T, fields.columns(piece), out=part)
-                if k != bounds[r]:
-                    sums[r] += part
+            product(pieces[bounds[r]], sums[r])
+            for piece in pieces[bounds[r] + 1:bounds[r + 1]]:
+                product(piece, part)
+                sums[r] += part
 
     with parallel.one_blas_thread():
         parallel.over_batch(runs, run, g)
