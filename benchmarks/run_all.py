@@ -16,7 +16,7 @@ import torch
 from timing import blas_description, fmt
 
 MODULES = ["overhead", "softmax_ce", "slicing", "mlp", "recipe_fashion_mlp", "cnn", "lstm",
-           "recipe_char_lstm", "gpt", "recipe_char_gpt", "dcgan", "vae", "unet"]
+           "recipe_char_lstm", "gpt", "recipe_char_gpt", "dcgan", "vae", "unet", "unet_ops"]
 
 
 def main() -> None:

@@ -89,6 +89,28 @@ def test_group_norm_of_a_channels_last_input_matches_the_contiguous_one():
     check_gradient(lambda x, w, b: F.group_norm(x, 4, w, b), [channels_last, w, b])
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_group_norm_of_values_far_from_zero_keeps_float32_precision(layout):
+    """The variance is mean(x^2) - mu^2 unless mu^2 dwarfs it: there (samples at 1000
+    +- 1, one sample at 0 +- 1 beside them) the groups far from zero take the two-pass
+    formula, and every group keeps float32's precision against a float64 reference."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 8, 9, 9))
+    x[:2] += 1000.0
+    w, b, g = rng.standard_normal(8), rng.standard_normal(8), rng.standard_normal(x.shape)
+    ours = x.astype(np.float32)
+    if layout == "channels_last":
+        ours = np.ascontiguousarray(ours.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    xt = ns.tensor(ours, requires_grad=True)
+    out = F.group_norm(xt, 4, *(ns.tensor(a.astype(np.float32)) for a in (w, b)))
+    out.backward(ns.tensor(g.astype(np.float32)))
+    reference = torch.tensor(x, requires_grad=True)  # float64 all through
+    expected = torch.nn.functional.group_norm(reference, 4, torch.tensor(w), torch.tensor(b))
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), atol=2e-3)
+    np.testing.assert_allclose(xt.grad, reference.grad.numpy(), rtol=1e-2, atol=2e-3)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("affine", [True, False])
 def test_group_norm_layer_matches_its_pytorch_twin(dtype, affine):

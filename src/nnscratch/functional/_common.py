@@ -167,14 +167,79 @@ def channel_sums(a, keepdims: bool = False):
     return sums.reshape((1, channels) + (1,) * (a.ndim - 2)) if keepdims else sums
 
 
-def sample_channel_sums(a):
-    """(N, C, *spatial) -> (N, C): each sample's sums over its positions, by
-    `column_sums` when the memory is channels-last (a conv's output), else by NumPy."""
-    n, channels = a.shape[:2]
-    last = backend.array_module(a).moveaxis(a, 1, -1)
-    if last.flags.c_contiguous:
-        return column_sums(last.reshape(n, -1, channels))
-    return a.sum(axis=tuple(range(2, a.ndim)))
+# Rows of a channels-last SampleRows view hold up to this many values: NumPy's loop
+# that scales every position by per-channel numbers runs one call per row, so rows of
+# one position's C channels leave it overhead-bound.
+WIDE_ROW = 4096
+
+
+def row_factor(positions: int, channels: int) -> int:
+    """The largest k dividing `positions` with k * channels <= WIDE_ROW (at least 1)."""
+    best = 1
+    for k in range(1, min(positions, max(WIDE_ROW // max(channels, 1), 1)) + 1):
+        if positions % k == 0:
+            best = k
+    return best
+
+
+class SampleRows:
+    """(N, C, *spatial) arrays of one memory layout as (N, rows, width) views, for ops
+    that scale and shift each sample's channels by their own numbers (group norm): the
+    elementwise passes then run over long contiguous rows, and per-channel sums are one
+    BLAS product or one contiguous reduction.
+
+    Channels-last memory (a conv's output): (N, P/k, k*C), k positions of C channels a
+    row (k from row_factor); a per-channel (n, C) coefficient is spread by repeating
+    it k times along the row. C order: (N, C, P), one channel's positions a row; the coefficient
+    becomes (n, C, 1). Other layouts are copied to C order first (`layout_of`).
+    """
+
+    def __init__(self, x):
+        self.n, self.channels = x.shape[:2]
+        self.positions = x.size // max(self.n * self.channels, 1)
+        self.channels_last = (not x.flags.c_contiguous and x.ndim > 2
+                              and backend.array_module(x).moveaxis(x, 1, -1).flags.c_contiguous)
+        self.strides = x.strides
+        self.k = row_factor(self.positions, self.channels) if self.channels_last else 1
+
+    @staticmethod
+    def layout_of(x):
+        """x itself when its memory is C order or channels-last, else a C-order copy."""
+        xp = backend.array_module(x)
+        if x.flags.c_contiguous or (x.ndim > 2 and xp.moveaxis(x, 1, -1).flags.c_contiguous):
+            return x
+        return xp.ascontiguousarray(x)
+
+    def like(self, a, template):
+        """a in this layout (`template`, an array that has it, gives the strides): itself
+        when it already has them, else a copy."""
+        if a.strides == self.strides:
+            return a
+        out = backend.array_module(template).empty_like(template)
+        out[...] = a
+        return out
+
+    def view(self, a):
+        """The (N, rows, width) view of an array in this layout."""
+        xp = backend.array_module(a)
+        if self.channels_last:
+            k = self.k
+            return xp.moveaxis(a, 1, -1).reshape(self.n, self.positions // k, k * self.channels)
+        return a.reshape(self.n, self.channels, self.positions)
+
+    def sums(self, rows):
+        """(p, rows, width) piece of a view -> (p, C): each sample's channel sums."""
+        if self.channels_last:
+            return column_sums(rows.reshape(rows.shape[0], self.positions, self.channels))
+        return rows.sum(axis=2)
+
+    def spread(self, coefficient):
+        """(p, C) -> an array that broadcasts against a (p, rows, width) piece."""
+        if self.channels_last:
+            p, c = coefficient.shape
+            xp = backend.array_module(coefficient)  # the reshape copies: k copies a row
+            return xp.broadcast_to(coefficient[:, None, :], (p, self.k, c)).reshape(p, 1, -1)
+        return coefficient[:, :, None]
 
 
 def record_outputs(buffer, views, parents: tuple, backward, op: str) -> tuple[Tensor, ...]:

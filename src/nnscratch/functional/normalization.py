@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend, parallel
 from ..tensor import Tensor, record
-from ._common import channel_sums, sample_channel_sums
+from ._common import SampleRows, channel_sums
 
 
 def _channel_view(v, ndim: int):
@@ -208,6 +208,11 @@ def layer_norm(
     return record(out, parents, backward, "layer_norm")
 
 
+# group_norm's one-pass variance mean(x^2) - mu^2 loses about log2(mu^2 / var) bits of
+# float32's 24; beyond this ratio a piece takes the two-pass formula.
+CANCELLATION = 64.0
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each sample's channels in `num_groups` groups, as PyTorch.
@@ -222,13 +227,17 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
 
     Computed per (sample, channel) from per-channel sums over the positions, so that y
     and d/dx are affine maps of x and g with (N, C) coefficients:
+      var = mean(x^2) - mu^2 (as PyTorch's channels-last kernel; the group's sums are
+      combined in float64, a rounding below zero is clamped, and where mu^2 exceeds
+      CANCELLATION var, which would cancel digits, var = mean((x - mu)^2) instead),
+      r = 1 / sqrt(var + eps),
       y = a x + (bias - mu a), a = r weight,
       d/dx = a g - r^2 mean(h x_hat) x + r (r mean(h x_hat) mu - mean(h)),
     where sum(g x_hat) over a channel is r (sum(g x) - mu sum(g)), as PyTorch computes it.
     Nothing of the input's size is kept for the backward but x itself. Samples never
     meet, so the passes run over pieces of a few samples that stay in cache, shared by
     the threads (parallel.over_pieces), in the input's own memory order (a conv's
-    channels-last output stays channels-last).
+    channels-last output stays channels-last), over long rows (_common.SampleRows).
     """
     x = input.data
     xp = backend.array_module(x)
@@ -243,47 +252,54 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         if t is not None and tuple(t.shape) != (channels,):
             raise ValueError(f"group_norm: {name} must have shape ({channels},), got "
                              f"{tuple(t.shape)}")
+    x = SampleRows.layout_of(x)
+    layout = SampleRows(x)
     per_group = channels // num_groups
-    m = x.size // (n * num_groups) if x.size else 1
-    spatial = (1,) * (x.ndim - 2)
+    m = max(x.size // (n * num_groups), 1) if n else 1
     w = None if weight is None else weight.data.reshape(1, channels)
     b = None if bias is None else bias.data.reshape(1, channels)
 
-    def group_mean(sums):  # (p, C) per-channel sums -> (p, C): its group's mean
+    def group_mean(sums, dtype=x.dtype):  # (p, C) per-channel sums -> (p, C): the group's
         p = sums.shape[0]
-        means = sums.reshape(p, num_groups, per_group).sum(axis=2, keepdims=True) / m
+        means = sums.reshape(p, num_groups, per_group).sum(axis=2, keepdims=True,
+                                                           dtype=dtype) / m
         return xp.broadcast_to(means, (p, num_groups, per_group)).reshape(p, channels)
 
-    def against(coefficient):  # (p, C) -> (p, C, 1, ...), to scale x's pieces
-        return coefficient.reshape(coefficient.shape + spatial)
-
     out = xp.empty_like(x)
+    xv, yv = layout.view(x), layout.view(out)
     mu = xp.empty((n, channels), dtype=x.dtype)
     r = xp.empty((n, channels), dtype=x.dtype)
 
     def forward_piece(rows: slice) -> None:
-        xs, ys = x[rows], out[rows]
-        mu[rows] = group_mean(sample_channel_sums(xs))
-        centred = xp.subtract(xs, against(mu[rows]), out=ys)  # ys as scratch
-        xp.multiply(centred, centred, out=centred)
-        r[rows] = 1 / xp.sqrt(group_mean(sample_channel_sums(centred)) + eps)
+        xs, ys = xv[rows], yv[rows]
+        mean = group_mean(layout.sums(xs), xp.float64)
+        mean_square = group_mean(layout.sums(xp.multiply(xs, xs, out=ys)), xp.float64)
+        var = xp.maximum(mean_square - mean * mean, 0)
+        cancels = mean * mean > CANCELLATION * var
+        if cancels.any():  # far from zero: the two-pass variance, for those groups
+            centred = xp.subtract(xs, layout.spread(mean.astype(x.dtype)), out=ys)
+            var = xp.where(cancels, group_mean(layout.sums(
+                xp.multiply(centred, centred, out=centred)), xp.float64), var)
+        mu[rows], r[rows] = mean, 1 / xp.sqrt(var + eps)
         a = r[rows] if w is None else r[rows] * w
         shift = -mu[rows] * a if b is None else b - mu[rows] * a
-        xp.multiply(xs, against(a), out=ys)
-        ys += against(shift)
+        xp.multiply(xs, layout.spread(a), out=ys)
+        ys += layout.spread(shift)
 
     parallel.over_pieces(n, x.size // max(n, 1), forward_piece, x)
 
     def backward(g):
+        gv = layout.view(layout.like(g.reshape(x.shape), x))
         g_sums = xp.empty((n, channels), dtype=x.dtype)
         gx_hat_sums = xp.empty((n, channels), dtype=x.dtype)  # sum of g x_hat per channel
         grad = xp.empty_like(x) if input.requires_grad else None
+        grad_v = None if grad is None else layout.view(grad)
 
         def backward_piece(rows: slice) -> None:
-            xs, gs = x[rows], g[rows]
+            xs, gs = xv[rows], gv[rows]
             scratch = xp.multiply(gs, xs, out=xp.empty_like(xs))
-            g_sums[rows] = sample_channel_sums(gs)
-            gx_hat_sums[rows] = r[rows] * (sample_channel_sums(scratch) - mu[rows] * g_sums[rows])
+            g_sums[rows] = layout.sums(gs)
+            gx_hat_sums[rows] = r[rows] * (layout.sums(scratch) - mu[rows] * g_sums[rows])
             if grad is None:
                 return
             weights = 1 if w is None else w
@@ -291,13 +307,13 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
             mean_hx = group_mean(gx_hat_sums[rows] * weights)
             r2_mean_hx = r[rows] * r[rows] * mean_hx
             a = r[rows] if w is None else r[rows] * w
-            out_rows = grad[rows]
-            xp.multiply(gs, against(a), out=out_rows)
-            out_rows -= xp.multiply(xs, against(r2_mean_hx), out=scratch)
-            out_rows += against(r2_mean_hx * mu[rows] - r[rows] * mean_h)
+            out_rows = grad_v[rows]
+            xp.multiply(gs, layout.spread(a), out=out_rows)
+            out_rows -= xp.multiply(xs, layout.spread(r2_mean_hx), out=scratch)
+            out_rows += layout.spread(r2_mean_hx * mu[rows] - r[rows] * mean_h)
 
         parallel.over_pieces(n, x.size // max(n, 1), backward_piece, x)
-        grads = [grad]
+        grads = [None if grad is None else grad.reshape(input.data.shape)]
         if weight is not None:
             grads.append(gx_hat_sums.sum(axis=0))
         if bias is not None:
