@@ -217,6 +217,37 @@ def test_conv2d_of_a_non_contiguous_input():
                        lambda x, w: TF.conv2d(x.permute(3, 2, 1, 0), w, stride=(2, 1)), [x, w])
 
 
+@DTYPES
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+def test_pointwise_conv_of_a_conv_output_matches_torch(with_bias, dtype):
+    """A 1x1 conv after a conv (channels-last memory) reads that memory as its matrix, and
+    its dx is g W^T itself: values, every gradient and the layout of its output
+    (channels-last, as every conv's) must hold."""
+    x, w3, w1 = normal((3, 5, 6, 7)), normal((4, 5, 3, 3), 1), normal((6, 4, 1, 1), 2)
+    b = normal((6,), 3)
+
+    def chain(conv, x, w3, w1, *bias):
+        return conv(conv(x, w3, padding=1), w1, *bias)
+
+    arrays = [x, w3, w1] + ([b] if with_bias else [])
+    ours, _ = compare_with_torch(lambda *t: chain(F.conv2d, *t),
+                                 lambda *t: chain(TF.conv2d, *t), arrays, dtype, scale=10)
+    assert ours.data.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_pointwise_conv_keeps_a_view_of_its_input_not_a_copy():
+    """Its columns are the channels-last input itself (no copy is taken); a C-order input
+    is copied once, channels-last."""
+    from nnscratch.functional import _im2col
+    memory = normal((2, 4, 5, 3)).astype(np.float32)
+    last = memory.transpose(0, 3, 1, 2)
+    matrix, copy = _im2col.pointwise_matrix(last, keep=False)
+    assert copy is None and np.shares_memory(matrix, memory)
+    matrix, copy = _im2col.pointwise_matrix(np.ascontiguousarray(last), keep=False)
+    assert copy is not None and matrix.shape == (2 * 4 * 5, 3)
+    np.testing.assert_array_equal(matrix, memory.reshape(-1, 3))
+
+
 # --- conv1d ------------------------------------------------------------------------------
 @pytest.mark.parametrize("stride, padding", STRIDE_PADDING, ids=str)
 @pytest.mark.parametrize("dilation", [1, 2], ids=lambda d: f"d{d}")

@@ -57,6 +57,11 @@ the same path. A conv whose columns fit in one piece, grouped convs and one-chan
 inputs (whose copies run along image rows) keep the whole cols and BLAS's own threads;
 so do device arrays.
 
+Pointwise convs (1x1, stride 1, no padding, no groups). cols is x's own channels-last
+memory seen as an (N*H*W, C) matrix (no copy at all for a conv's output), the product
+runs on BLAS's threads, and the bias is added after it, over rows of several pixels; dx
+= g W^T is then dx's channels-last memory itself, so no col2im runs.
+
 Scratch memory. The padded copy, cols and the gradient blocks have the same shapes at
 every training step; a fresh array of that size costs a page fault per page on first
 touch, a large part of a conv's time, so they come from `work`, a per-thread cache reused
@@ -75,6 +80,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, parallel
+from ._common import column_sums, row_factor
 
 
 class Plan(NamedTuple):
@@ -205,12 +211,16 @@ class Columns:
 
     def __init__(self, x, plan: Plan, ones: bool, keep: bool):
         self.x, self.plan, self.ones = x, plan, ones
-        self.pieces = _blocked_pieces(x, plan, ones)
+        self.pointwise = _pointwise(plan)
+        self.pieces = None if self.pointwise else _blocked_pieces(x, plan, ones)
         self.blocked = self.pieces is not None
         self._kept = self._build(keep=True) if keep else None
 
     def _build(self, keep: bool):
-        """(Fields, padded memory) when blocked, else (cols, cols memory)."""
+        """(Fields, padded memory) when blocked, (x as a matrix, its copy's memory or None)
+        when pointwise, else (cols, cols memory)."""
+        if self.pointwise:
+            return pointwise_matrix(self.x, keep)
         if self.blocked:
             padded = _padded_channels_last(self.x, self.plan.pads, 1, keep=keep)
             return Fields(padded, self.plan, self.ones, self.pieces), padded
@@ -222,6 +232,8 @@ class Columns:
     def product(self, wmat):
         """cols @ wmat as a new (N, O, OH, OW) (product_as_image)."""
         made = self._current()[0]
+        if self.pointwise:
+            return pointwise_product(made, wmat, self.ones, self.x.shape[0], self.plan.out_hw)
         if self.blocked:
             return blocked_product(made, wmat)
         return product_as_image(made, wmat, self.x.shape[0], self.plan.out_hw)
@@ -229,6 +241,8 @@ class Columns:
     def weight_gradient(self, gm, shape):
         """(dW, db or None) = cols^T gm (weight_gradient)."""
         made = self._current()[0]
+        if self.pointwise:
+            return pointwise_weight_gradient(gm, made, shape, self.ones)
         if self.blocked:
             return blocked_weight_gradient(gm, made, shape)
         return weight_gradient(gm, made, shape, self.x.shape[0])
@@ -239,8 +253,9 @@ class Columns:
         if self._kept is not None:
             memory = self._kept[1]
             self._kept = None
-            work.give("padded" if self.blocked else "cols", memory,
-                      backend.array_module(memory))
+            if memory is not None:  # (a pointwise conv's view of x has none)
+                work.give("padded" if self.blocked or self.pointwise else "cols", memory,
+                          backend.array_module(memory))
 
 
 # --- col2im --------------------------------------------------------------------------------
@@ -386,6 +401,10 @@ def input_gradient(g, gm, w, plan: Plan, n: int):
     it is made as a conv instead: dx = conv(g, W'), W'[c, o] = W[o, c] rotated by 180
     degrees, padded by K - 1 - pad: the same sums, as one im2col copy of g and one
     product with a C-wide output, where col2im writes and re-reads a KH*KW*C-wide one."""
+    if _pointwise(plan):  # g W^T is dx's channels-last memory: no col2im
+        o, c = w.shape[:2]
+        h, wd = plan.in_hw
+        return (gm[0] @ w.reshape(o, c)).reshape(n, h, wd, c).transpose(0, 3, 1, 2)
     flipped = _flipped_plan(plan)
     if flipped is None:
         return col2im(gm, w, plan, n)
@@ -496,6 +515,48 @@ def product_as_image(cols, wmat, n: int, hw: tuple[int, int]):
     image = product.reshape(groups, n, hw[0], hw[1], og).transpose(1, 0, 4, 2, 3)
     _copy_plus_bias(image, None, out)
     return out
+
+
+# --- pointwise (1x1) convolutions ---------------------------------------------------------
+def _pointwise(plan: Plan) -> bool:
+    """A 1x1 conv of stride 1 without padding or groups (nor conv_transpose2d's
+    output_padding, pixels no input reaches): cols is x's channels-last memory itself,
+    (N*H*W, C), and dx = g W^T is dx's."""
+    return (plan.kernel == (1, 1) and plan.stride == (1, 1) and plan.groups == 1
+            and plan.pads == (0, 0, 0, 0) and plan.in_hw == plan.out_hw)
+
+
+def pointwise_matrix(x, keep: bool):
+    """(x as its (N*H*W, C) channels-last matrix, the memory of the copy made or None):
+    a view of a channels-last x (a conv's output), else one channels-last copy (a work
+    array, taken out of the cache when `keep`)."""
+    xp = backend.array_module(x)
+    n, c, h, w = x.shape
+    channels_last = xp.moveaxis(x, 1, -1)
+    if channels_last.flags.c_contiguous:
+        return channels_last.reshape(n * h * w, c), None
+    padded = _padded_channels_last(x, (0, 0, 0, 0), 1, keep=keep)
+    return padded.reshape(n * h * w, c), padded
+
+
+def pointwise_product(matrix, wmat, ones: bool, n: int, hw: tuple[int, int]):
+    """matrix @ W (+ the bias, wmat's last row when `ones`) as a new (N, O, H, W),
+    channels-last memory (product_as_image's layout): one BLAS product on its threads,
+    then the bias added over rows of several pixels (_common.SampleRows' reason)."""
+    xp = backend.array_module(matrix)
+    c = matrix.shape[1]
+    out = xp.matmul(matrix, wmat[0, :c])
+    if ones:
+        o = out.shape[1]
+        k = row_factor(out.shape[0], o)
+        out.reshape(-1, k * o)[...] += xp.tile(wmat[0, c], k)
+    return out.reshape(n, hw[0], hw[1], out.shape[1]).transpose(0, 3, 1, 2)
+
+
+def pointwise_weight_gradient(gm, matrix, shape, ones: bool):
+    """(dW = g^T x as (O, C, 1, 1), db = g's column sums or None)."""
+    grad_w = (gm[0].T @ matrix).reshape(shape)
+    return grad_w, (column_sums(gm[0]) if ones else None)
 
 
 # --- blocked products ----------------------------------------------------------------------
