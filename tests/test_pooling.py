@@ -317,6 +317,24 @@ def test_upsample_by_two_repeats_each_pixel_and_sums_its_gradient():
     np.testing.assert_array_equal(x.grad, np.full((1, 1, 2, 3), 4.0))
 
 
+@pytest.mark.parametrize("options", [{"scale_factor": 2}, {"size": (5, 9)}], ids=str)
+def test_interpolate_keeps_a_channels_last_layout_and_its_values(options):
+    """A conv's channels-last output is resized in its own memory order (so the next
+    conv reads it without a transposing copy); values and gradient are C order's, and
+    a channels-last gradient comes back channels-last."""
+    memory = normal((2, 3, 4, 5))  # (N, H, W, C)
+    last = ns.tensor(memory.transpose(0, 3, 1, 2), requires_grad=True)
+    plain = ns.tensor(np.ascontiguousarray(last.numpy()), requires_grad=True)
+    y_last, y_plain = F.interpolate(last, **options), F.interpolate(plain, **options)
+    assert y_last.numpy().transpose(0, 2, 3, 1).flags.c_contiguous
+    np.testing.assert_array_equal(y_last.numpy(), y_plain.numpy())
+    g = normal(y_last.shape, 1)
+    g_last = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    y_last.backward(ns.tensor(g_last))
+    y_plain.backward(ns.tensor(g))
+    np.testing.assert_allclose(last.grad, plain.grad, rtol=1e-12, atol=1e-12)
+
+
 # --- batch_norm over (N, H, W) ---------------------------------------------------------
 @pytest.mark.parametrize("affine", [True, False])
 @DTYPES

@@ -159,6 +159,25 @@ def test_cat(shapes, dim, op_name, dtype):
                        arrays, dtype)
 
 
+def test_cat_of_channels_last_inputs_is_channels_last():
+    """Convs' outputs (channels-last memory) joined along the channels keep that layout
+    (NumPy's concatenate follows its inputs' strides), so the next conv reads them
+    without a transposing copy; mixed layouts give C order; the values and gradients
+    are the same either way."""
+    a, b = normal((2, 4, 3, 5)), normal((2, 4, 3, 2), 1)  # (N, H, W, C) memory
+    last = [ns.tensor(m.transpose(0, 3, 1, 2), requires_grad=True) for m in (a, b)]
+    out = F.cat(last, 1)
+    assert out.numpy().transpose(0, 2, 3, 1).flags.c_contiguous
+    mixed = F.cat([last[0], ns.tensor(np.ascontiguousarray(last[1].numpy()))], 1)
+    assert mixed.numpy().flags.c_contiguous
+    np.testing.assert_array_equal(out.numpy(), mixed.numpy())
+    np.testing.assert_array_equal(out.numpy(), np.concatenate([t.numpy() for t in last], 1))
+    w = normal(out.shape, 2)
+    (out * ns.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(last[0].grad, w[:, :5])
+    np.testing.assert_array_equal(last[1].grad, w[:, 5:])
+
+
 def test_cat_same_tensor_twice_adds_both_gradients():
     x = ns.tensor(normal((2, 3)), requires_grad=True)
     (F.cat([x, x * 2, x], 1) * ns.tensor(np.arange(18.0).reshape(2, 9))).sum().backward()

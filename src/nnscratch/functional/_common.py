@@ -167,6 +167,27 @@ def channel_sums(a, keepdims: bool = False):
     return sums.reshape((1, channels) + (1,) * (a.ndim - 2)) if keepdims else sums
 
 
+def memory_order(a) -> tuple[int, ...]:
+    """The axes in the order a's memory holds them, outermost first: a.transpose(order)
+    is C-contiguous (identity for C order, (0, 2, 3, 1) for a conv's channels-last NCHW
+    output). Other arrays (slices, broadcasts) get the identity. For ops that allocate
+    their output: working on a.transpose(order) and transposing back, the output keeps
+    the input's layout and every pass reads and writes contiguous memory."""
+    identity = tuple(range(a.ndim))
+    if a.flags.c_contiguous:
+        return identity
+    order = tuple(sorted(identity, key=lambda axis: -a.strides[axis]))
+    return order if a.transpose(order).flags.c_contiguous else identity
+
+
+def inverse_order(order: tuple[int, ...]) -> tuple[int, ...]:
+    """The transpose that undoes a.transpose(order)."""
+    inverse = [0] * len(order)
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return tuple(inverse)
+
+
 # Rows of a channels-last SampleRows view hold up to this many values: NumPy's loop
 # that scales every position by per-channel numbers runs one call per row, so rows of
 # one position's C channels leave it overhead-bound.

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
+from ._common import inverse_order, memory_order
 from ._geometry import int_tuple
 
 
@@ -81,19 +82,23 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                   else tuple(float(f) for f in factors))
     xp = backend.array_module(x)
     sources = [_nearest_sources(n, m, s) for n, m, s in zip(in_size, out_size, scales, strict=True)]
-    out = x
+    # In x's own memory order (a conv's channels-last output stays channels-last).
+    order = memory_order(x)
+    out = x.transpose(order)
     for axis, (index, n) in enumerate(zip(sources, in_size, strict=True)):
         repeats = _repeats(index, n)
         if repeats is not None:  # every input read `repeats` times in a row (scale 2, 3...)
-            out = xp.repeat(out, repeats, axis=axis + 2) if repeats > 1 else out
+            out = xp.repeat(out, repeats, axis=order.index(axis + 2)) if repeats > 1 else out
         else:
-            out = xp.take(out, xp.asarray(index), axis=axis + 2)
+            out = xp.take(out, xp.asarray(index), axis=order.index(axis + 2))
+    out = out.transpose(inverse_order(order))
 
     def backward(g):
-        grad = g
+        g_order = memory_order(g)
+        grad = g.transpose(g_order)
         for axis, (index, n) in enumerate(zip(sources, in_size, strict=True)):
-            grad = _gather_backward(grad, index, n, axis + 2)
-        return (grad,)
+            grad = _gather_backward(grad, index, n, g_order.index(axis + 2))
+        return (grad.transpose(inverse_order(g_order)),)
 
     return record(out, (input,), backward, op)
 
