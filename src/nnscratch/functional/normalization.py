@@ -209,7 +209,7 @@ def layer_norm(
 
 
 # group_norm's one-pass variance mean(x^2) - mu^2 loses about log2(mu^2 / var) bits of
-# float32's 24; beyond this ratio a piece takes the two-pass formula.
+# float32's 24; a group beyond this ratio takes the two-pass formula.
 CANCELLATION = 64.0
 
 
