@@ -89,6 +89,24 @@ def test_group_norm_of_a_channels_last_input_matches_the_contiguous_one():
     check_gradient(lambda x, w, b: F.group_norm(x, 4, w, b), [channels_last, w, b])
 
 
+def test_group_norm_of_any_layout_and_a_gradient_of_another_layout():
+    """A strided slice (copied to C order first), and a channels-last input whose
+    gradient arrives in C order (copied to the input's layout): PyTorch's numbers."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 6, 8, 10))
+    w, b = rng.standard_normal(6), rng.standard_normal(6)
+    compare_with_torch(lambda x, w, b: F.group_norm(x[:, :, ::2, 1:], 3, w, b),
+                       lambda x, w, b: torch.nn.functional.group_norm(x[:, :, ::2, 1:], 3, w, b),
+                       [x, w, b])
+    last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    ours = ns.tensor(last, requires_grad=True)
+    g = rng.standard_normal(x.shape)  # C order
+    F.group_norm(ours, 3).backward(ns.tensor(g))
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.group_norm(theirs, 3).backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_group_norm_of_values_far_from_zero_keeps_float32_precision(layout):
     """The variance is mean(x^2) - mu^2 unless mu^2 dwarfs it: there (samples at 1000

@@ -188,6 +188,11 @@ def inverse_order(order: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(inverse)
 
 
+def _channels_last_order(ndim: int) -> tuple[int, ...]:
+    """memory_order of a channels-last (N, C, *spatial) array: (0, 2, ..., ndim - 1, 1)."""
+    return (0,) + tuple(range(2, ndim)) + (1,)
+
+
 # Rows of a channels-last SampleRows view hold up to this many values: NumPy's loop
 # that scales every position by per-channel numbers runs one call per row, so rows of
 # one position's C channels leave it overhead-bound.
@@ -210,26 +215,25 @@ class SampleRows:
     BLAS product or one contiguous reduction.
 
     Channels-last memory (a conv's output): (N, P/k, k*C), k positions of C channels a
-    row (k from row_factor); a per-channel (n, C) coefficient is spread by repeating
-    it k times along the row. C order: (N, C, P), one channel's positions a row; the coefficient
-    becomes (n, C, 1). Other layouts are copied to C order first (`layout_of`).
+    row (k from row_factor); a per-channel (n, C) coefficient is spread by repeating it
+    k times along the row. C order: (N, C, P), one channel's positions a row; the
+    coefficient becomes (n, C, 1). Other layouts are copied to C order first
+    (`layout_of`). Every array a SampleRows views must have the layout it was made for.
     """
 
     def __init__(self, x):
         self.n, self.channels = x.shape[:2]
         self.positions = x.size // max(self.n * self.channels, 1)
-        self.channels_last = (not x.flags.c_contiguous and x.ndim > 2
-                              and backend.array_module(x).moveaxis(x, 1, -1).flags.c_contiguous)
+        self.channels_last = x.ndim > 2 and memory_order(x) == _channels_last_order(x.ndim)
         self.strides = x.strides
         self.k = row_factor(self.positions, self.channels) if self.channels_last else 1
 
     @staticmethod
     def layout_of(x):
         """x itself when its memory is C order or channels-last, else a C-order copy."""
-        xp = backend.array_module(x)
-        if x.flags.c_contiguous or (x.ndim > 2 and xp.moveaxis(x, 1, -1).flags.c_contiguous):
+        if memory_order(x) in (tuple(range(x.ndim)), _channels_last_order(x.ndim)):
             return x
-        return xp.ascontiguousarray(x)
+        return backend.array_module(x).ascontiguousarray(x)
 
     def like(self, a, template):
         """a in this layout (`template`, an array that has it, gives the strides): itself
