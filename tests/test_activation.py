@@ -140,6 +140,20 @@ def test_known_values():
     close(F.softmax(x).data, np.exp([-1, 0, 1]) / np.exp([-1, 0, 1]).sum(), rtol=1e-15)
 
 
+def test_silu_without_a_backward_gives_the_same_values():
+    """Under no_grad (and for inputs that need no gradient) silu skips keeping the
+    sigmoid and computes x / (1 + e^-x): PyTorch's values, far tails and +inf included,
+    as with a backward to come."""
+    x = np.concatenate([normal((1000,), 4, 5.0),
+                        [-100.0, -89.0, 0.0, 50.0, 100.0, np.inf]]).astype(np.float32)
+    theirs = TF.silu(torch.tensor(x)).numpy()
+    with ns.no_grad():
+        plain = F.silu(ns.tensor(x, requires_grad=True)).numpy()
+    kept = F.silu(ns.tensor(x, requires_grad=True)).numpy()
+    for ours in (plain, kept):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-30)
+
+
 def test_relu_family_gradient_at_zero_follows_torch():
     # At the kink PyTorch takes the left derivative (x > 0 is the positive branch).
     for op, torch_op in [(F.relu, torch.relu), (F.leaky_relu, TF.leaky_relu), (F.elu, TF.elu)]:

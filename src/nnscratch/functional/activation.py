@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import backend, parallel
+from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
 from ._common import normalize_axes
 from ._special import erfc
@@ -254,16 +254,26 @@ def silu(input: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish). d/dx = g * s * (1 + x (1 - s)), s = sigmoid(x).
 
     Each element's arithmetic is its own: the passes run over pieces of the leading axis
-    shared by the threads (parallel.over_pieces), in the input's memory order."""
+    shared by the threads (parallel.over_pieces), in the input's memory order. Without a
+    backward to come (no_grad, sampling) s is not kept: y = x / (1 + e^-x), one pass
+    fewer."""
     x = input.data
     xp = backend.array_module(x)
     if x.ndim == 0:
         x = x.reshape(1)
-    s, out = xp.empty_like(x), xp.empty_like(x)
+    out = xp.empty_like(x)
+    s = xp.empty_like(x) if autograd.is_grad_enabled() and input.requires_grad else None
 
     def forward_piece(rows):
         xs = x[rows]
-        xp.multiply(xs, sigmoid_array(xs, out=s[rows]), out=out[rows])
+        if s is not None:
+            xp.multiply(xs, sigmoid_array(xs, out=s[rows]), out=out[rows])
+            return
+        e = out[rows]  # 1 + e^-x, then x divided by it in place
+        with _overflow_ignored(xp):
+            xp.exp(xp.negative(xs, out=e), out=e)
+            e += 1
+            xp.divide(xs, e, out=e)
 
     parallel.over_pieces(len(x), x.size // max(len(x), 1), forward_piece, x)
 
