@@ -23,8 +23,8 @@ def sigmoid_array(x, out=None):
     Far to the left (x < -88 in float32) e^-x overflows to inf and 1 / inf is 0, the
     right limit, so no select is needed (the overflow warning is silenced); to the right
     e^-x underflows to 0 and the result is 1. Relative precision holds throughout (BCE
-    with logits relies on it). Why not (1 + tanh(x / 2)) / 2: NumPy's float32 tanh is
-    much slower than its exp on CPUs without AVX-512 (timings in benchmarks/ops.py).
+    with logits relies on it). Why not (1 + tanh(x / 2)) / 2: NumPy's float32 tanh took
+    1.5x its exp's time on an AVX2 CPU (benchmarks/unet_ops.py times both forms).
     out: an array of x's shape to write into, else a new one."""
     xp = backend.array_module(x)
     with np.errstate(over="ignore"):  # (CuPy warns of none)
