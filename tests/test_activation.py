@@ -141,17 +141,25 @@ def test_known_values():
 
 
 def test_silu_without_a_backward_gives_the_same_values():
-    """Under no_grad (and for inputs that need no gradient) silu skips keeping the
-    sigmoid and computes x / (1 + e^-x): PyTorch's values, far tails and +inf included,
-    as with a backward to come."""
+    """Under no_grad (and for inputs that need no gradient) silu keeps no sigmoid: the
+    same bits as with a backward to come, and PyTorch's values, far tails and +inf
+    included."""
     x = np.concatenate([normal((1000,), 4, 5.0),
                         [-100.0, -89.0, 0.0, 50.0, 100.0, np.inf]]).astype(np.float32)
     theirs = TF.silu(torch.tensor(x)).numpy()
     with ns.no_grad():
         plain = F.silu(ns.tensor(x, requires_grad=True)).numpy()
     kept = F.silu(ns.tensor(x, requires_grad=True)).numpy()
-    for ours in (plain, kept):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-30)
+    np.testing.assert_array_equal(plain, kept)
+    np.testing.assert_allclose(kept, theirs, rtol=1e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("values", [[1, -2, 3], [True, False]], ids=["int64", "bool"])
+def test_sigmoid_of_integers_and_bools_is_a_float32_tensor(values):
+    ours = F.sigmoid(ns.tensor(np.array(values)))
+    theirs = torch.sigmoid(torch.tensor(values))
+    assert ours.dtype == np.float32 and theirs.dtype == torch.float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
 
 
 def test_relu_family_gradient_at_zero_follows_torch():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend
@@ -188,9 +190,9 @@ def inverse_order(order: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(inverse)
 
 
-def _channels_last_order(ndim: int) -> tuple[int, ...]:
-    """memory_order of a channels-last (N, C, *spatial) array: (0, 2, ..., ndim - 1, 1)."""
-    return (0,) + tuple(range(2, ndim)) + (1,)
+def _is_channels_last(x) -> bool:
+    """Whether an (N, C, *spatial) array's memory is (N, *spatial, C) in C order."""
+    return x.ndim > 2 and backend.array_module(x).moveaxis(x, 1, -1).flags.c_contiguous
 
 
 # Rows of a channels-last SampleRows view hold up to this many values: NumPy's loop
@@ -201,10 +203,10 @@ WIDE_ROW = 4096
 
 def row_factor(positions: int, channels: int) -> int:
     """The largest k dividing `positions` with k * channels <= WIDE_ROW (at least 1)."""
-    best = 1
-    for k in range(1, min(positions, max(WIDE_ROW // max(channels, 1), 1)) + 1):
-        if positions % k == 0:
-            best = k
+    limit, best = max(WIDE_ROW // max(channels, 1), 1), 1
+    for d in range(1, math.isqrt(max(positions, 1)) + 1):
+        if positions % d == 0:
+            best = max([best] + [k for k in (d, positions // d) if k <= limit])
     return best
 
 
@@ -224,23 +226,23 @@ class SampleRows:
     def __init__(self, x):
         self.n, self.channels = x.shape[:2]
         self.positions = x.size // max(self.n * self.channels, 1)
-        self.channels_last = x.ndim > 2 and memory_order(x) == _channels_last_order(x.ndim)
-        self.strides = x.strides
+        self.channels_last = not x.flags.c_contiguous and _is_channels_last(x)
+        self.template = x
         self.k = row_factor(self.positions, self.channels) if self.channels_last else 1
 
     @staticmethod
     def layout_of(x):
         """x itself when its memory is C order or channels-last, else a C-order copy."""
-        if memory_order(x) in (tuple(range(x.ndim)), _channels_last_order(x.ndim)):
+        if x.flags.c_contiguous or _is_channels_last(x):
             return x
         return backend.array_module(x).ascontiguousarray(x)
 
-    def like(self, a, template):
-        """a in this layout (`template`, an array that has it, gives the strides): itself
-        when it already has them, else a copy."""
-        if a.strides == self.strides:
+    def like(self, a):
+        """a (of the template's shape) in this layout: itself when it has the template's
+        strides, else a copy that has them."""
+        if a.strides == self.template.strides:
             return a
-        out = backend.array_module(template).empty_like(template)
+        out = backend.array_module(a).empty_like(self.template)
         out[...] = a
         return out
 

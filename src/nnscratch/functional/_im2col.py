@@ -59,8 +59,9 @@ so do device arrays.
 
 Pointwise convs (1x1, stride 1, no padding, no groups). cols is x's own channels-last
 memory seen as an (N*H*W, C) matrix (no copy at all for a conv's output), the product
-runs on BLAS's threads, and the bias is added after it, over rows of several pixels; dx
-= g W^T is then dx's channels-last memory itself, so no col2im runs.
+runs on BLAS's threads (so, as with the whole cols, its bits may depend on BLAS's thread
+count; determinism.py pins it), and the bias is added after it, over rows of several
+pixels; dx = g W^T is then dx's channels-last memory itself, so no col2im runs.
 
 Scratch memory. The padded copy, cols and the gradient blocks have the same shapes at
 every training step; a fresh array of that size costs a page fault per page on first

@@ -71,10 +71,11 @@ def sigmoid_from_tanh_(a):
     Why: s(x) = (1 + tanh(x / 2)) / 2 never overflows (tanh saturates) and needs no
     temporaries. The ops halve the sigmoid gates' rows of W and b once per call (exact:
     a power of two), so the pre-activations they compute are already x / 2 and one
-    tanh call covers every gate of a step. activation.sigmoid_array would allocate five
-    arrays per call; on an LSTM's (N, 3H) gate block it was six times slower, L times
-    per forward. It is not a replacement for that one: 1 + tanh cancels for very negative
-    x, so this form is exact to ~1e-7 absolutely, not relatively (sigmoid(-20) becomes 0).
+    tanh call covers every gate of a step. activation.sigmoid_array would be a second
+    transcendental call and an array per step, L times per forward (in an earlier form,
+    allocating five arrays, it was six times slower on an LSTM's (N, 3H) gate block).
+    It is not a replacement for that one: 1 + tanh cancels for very negative x, so this
+    form is exact to ~1e-7 absolutely, not relatively (sigmoid(-20) becomes 0).
     A gate multiplies values of order 1, where that makes no difference; a loss such as
     BCE needs the relative precision, so activation.sigmoid keeps its own form.
     """

@@ -25,8 +25,11 @@ def sigmoid_array(x, out=None):
     e^-x underflows to 0 and the result is 1. Relative precision holds throughout (BCE
     with logits relies on it). Why not (1 + tanh(x / 2)) / 2: NumPy's float32 tanh took
     1.5x its exp's time on an AVX2 CPU (benchmarks/unet_ops.py times both forms).
-    out: an array of x's shape to write into, else a new one."""
+    out: an array of x's shape to write into, else a new one. Integer and bool inputs
+    give the default float dtype, as PyTorch."""
     xp = backend.array_module(x)
+    if x.dtype.kind not in "fc":
+        x = x.astype(backend.get_default_dtype())
     with np.errstate(over="ignore"):  # (CuPy warns of none)
         s = xp.asarray(xp.negative(x, out=out))  # asarray: a 0-d input gives a scalar
         xp.exp(s, out=s)
@@ -247,10 +250,11 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 def silu(input: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish). d/dx = g * s * (1 + x (1 - s)), s = sigmoid(x).
 
-    Each element's arithmetic is its own: the passes run over pieces of the leading axis
-    shared by the threads (parallel.over_pieces), in the input's memory order. Without a
-    backward to come (no_grad, sampling) s is not kept: y = x / (1 + e^-x), one pass
-    fewer."""
+    y = x / (1 + e^-x), as PyTorch computes it, and s = 1 / (1 + e^-x) kept for the
+    backward: without a backward to come (no_grad, sampling) s is not made, one pass
+    fewer, and y has the same bits either way. Each element's arithmetic is its own: the
+    passes run over pieces of the leading axis shared by the threads
+    (parallel.over_pieces), in the input's memory order."""
     x = input.data
     xp = backend.array_module(x)
     if x.ndim == 0:
@@ -260,14 +264,15 @@ def silu(input: Tensor) -> Tensor:
 
     def forward_piece(rows):
         xs = x[rows]
-        if s is not None:
-            xp.multiply(xs, sigmoid_array(xs, out=s[rows]), out=out[rows])
-            return
-        e = out[rows]  # 1 + e^-x, then x divided by it in place
+        e = out[rows] if s is None else s[rows]  # 1 + e^-x
         with np.errstate(over="ignore"):  # (CuPy warns of none)
             xp.exp(xp.negative(xs, out=e), out=e)
             e += 1
-            xp.divide(xs, e, out=e)
+            if s is None:
+                xp.divide(xs, e, out=e)
+            else:
+                xp.divide(xs, e, out=out[rows])
+                xp.divide(1, e, out=e)
 
     parallel.over_pieces(len(x), x.size // max(len(x), 1), forward_piece, x)
 

@@ -208,9 +208,10 @@ def layer_norm(
     return record(out, parents, backward, "layer_norm")
 
 
-# group_norm's one-pass variance mean(x^2) - mu^2 loses about log2(mu^2 / var) bits of
-# float32's 24; a group beyond this ratio takes the two-pass formula.
-CANCELLATION = 64.0
+# group_norm's one-pass variance mean(x^2) - mu^2 loses about log2(1 + mu^2 / var) bits
+# of its sums' precision (float32's, for float32 inputs); a group beyond this ratio
+# takes the two-pass formula, so at most one bit goes.
+CANCELLATION = 1.0
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -227,9 +228,10 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
 
     Computed per (sample, channel) from per-channel sums over the positions, so that y
     and d/dx are affine maps of x and g with (N, C) coefficients:
-      var = mean(x^2) - mu^2 (as PyTorch's channels-last kernel; the group's sums are
-      combined in float64, a rounding below zero is clamped, and where mu^2 exceeds
-      CANCELLATION var, which would cancel digits, var = mean((x - mu)^2) instead),
+      var = mean(x^2) - mu^2 (PyTorch's channels-last kernel's formula, for every layout
+      here; the per-channel sums in x's dtype, combined over the group in float64, a
+      rounding below zero clamped) where mu^2 <= CANCELLATION var, else, where it would
+      cancel digits, var = mean((x - mu)^2),
       r = 1 / sqrt(var + eps),
       y = a x + (bias - mu a), a = r weight,
       d/dx = a g - r^2 mean(h x_hat) x + r (r mean(h x_hat) mu - mean(h)),
@@ -259,7 +261,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     w = None if weight is None else weight.data.reshape(1, channels)
     b = None if bias is None else bias.data.reshape(1, channels)
 
-    def group_mean(sums, dtype=x.dtype):  # (p, C) per-channel sums -> (p, C): the group's
+    def group_mean(sums, dtype=x.dtype):  # (p, C) channel sums -> (p, C) group means
         p = sums.shape[0]
         means = sums.reshape(p, num_groups, per_group).sum(axis=2, keepdims=True,
                                                            dtype=dtype) / m
@@ -289,7 +291,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     parallel.over_pieces(n, x.size // max(n, 1), forward_piece, x)
 
     def backward(g):
-        gv = layout.view(layout.like(g.reshape(x.shape), x))
+        gv = layout.view(layout.like(g.reshape(x.shape)))
         g_sums = xp.empty((n, channels), dtype=x.dtype)
         gx_hat_sums = xp.empty((n, channels), dtype=x.dtype)  # sum of g x_hat per channel
         grad = xp.empty_like(x) if input.requires_grad else None
