@@ -279,9 +279,10 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         var = xp.maximum(mean_square - mean * mean, 0)
         cancels = mean * mean > CANCELLATION * var
         if cancels.any():  # far from zero: the two-pass variance, for those groups
-            centred = xp.subtract(xs, layout.spread(mean.astype(x.dtype)), out=ys)
-            var = xp.where(cancels, group_mean(layout.sums(
-                xp.multiply(centred, centred, out=centred)), xp.float64), var)
+            some = xp.nonzero(cancels.any(axis=1))[0]  # of the piece's samples
+            centred = xs[some] - layout.spread(mean[some].astype(x.dtype))
+            var[some] = xp.where(cancels[some], group_mean(layout.sums(
+                xp.multiply(centred, centred, out=centred)), xp.float64), var[some])
         mu[rows], r[rows] = mean, 1 / xp.sqrt(var + eps)
         a = r[rows] if w is None else r[rows] * w
         shift = -mu[rows] * a if b is None else b - mu[rows] * a
