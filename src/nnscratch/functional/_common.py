@@ -173,7 +173,8 @@ def memory_order(a) -> tuple[int, ...]:
     """The axes in the order a's memory holds them, outermost first: a.transpose(order)
     is C-contiguous (identity for C order, (0, 2, 3, 1) for a conv's channels-last NCHW
     output). Other arrays (slices, broadcasts) get the identity. For ops that allocate
-    their output: working on a.transpose(order) and transposing back, the output keeps
+    their output: working on a.transpose(order) and transposing back (by the transpose
+    np.argsort(order), as a list), the output keeps
     the input's layout and every pass reads and writes contiguous memory."""
     identity = tuple(range(a.ndim))
     if a.flags.c_contiguous:
@@ -182,15 +183,18 @@ def memory_order(a) -> tuple[int, ...]:
     return order if a.transpose(order).flags.c_contiguous else identity
 
 
-def inverse_order(order: tuple[int, ...]) -> tuple[int, ...]:
-    """The transpose that undoes a.transpose(order)."""
-    inverse = [0] * len(order)
-    for position, axis in enumerate(order):
-        inverse[axis] = position
-    return tuple(inverse)
+def in_layout_of(a, template):
+    """a, or a copy of it in the memory order of `template` (same shape): ufuncs over
+    operands of one layout run along contiguous memory, mixed ones do not."""
+    order = np.argsort(template.strides, kind="stable")
+    if (np.argsort(a.strides, kind="stable") == order).all():
+        return a
+    out = backend.array_module(a).empty_like(template, dtype=a.dtype)
+    out[...] = a
+    return out
 
 
-def _is_channels_last(x) -> bool:
+def is_channels_last(x) -> bool:
     """Whether an (N, C, *spatial) array's memory is (N, *spatial, C) in C order."""
     return x.ndim > 2 and backend.array_module(x).moveaxis(x, 1, -1).flags.c_contiguous
 
@@ -226,25 +230,20 @@ class SampleRows:
     def __init__(self, x):
         self.n, self.channels = x.shape[:2]
         self.positions = x.size // max(self.n * self.channels, 1)
-        self.channels_last = not x.flags.c_contiguous and _is_channels_last(x)
+        self.channels_last = not x.flags.c_contiguous and is_channels_last(x)
         self.template = x
         self.k = row_factor(self.positions, self.channels) if self.channels_last else 1
 
     @staticmethod
     def layout_of(x):
         """x itself when its memory is C order or channels-last, else a C-order copy."""
-        if x.flags.c_contiguous or _is_channels_last(x):
+        if x.flags.c_contiguous or is_channels_last(x):
             return x
         return backend.array_module(x).ascontiguousarray(x)
 
     def like(self, a):
-        """a (of the template's shape) in this layout: itself when it has the template's
-        strides, else a copy that has them."""
-        if a.strides == self.template.strides:
-            return a
-        out = backend.array_module(a).empty_like(self.template)
-        out[...] = a
-        return out
+        """a (of the template's shape) in this layout (in_layout_of)."""
+        return in_layout_of(a, self.template)
 
     def view(self, a):
         """The (N, rows, width) view of an array in this layout."""

@@ -81,7 +81,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, parallel
-from ._common import column_sums, row_factor
+from ._common import column_sums, is_channels_last, row_factor
 
 
 class Plan(NamedTuple):
@@ -533,9 +533,8 @@ def pointwise_matrix(x, keep: bool):
     array, taken out of the cache when `keep`)."""
     xp = backend.array_module(x)
     n, c, h, w = x.shape
-    channels_last = xp.moveaxis(x, 1, -1)
-    if channels_last.flags.c_contiguous:
-        return channels_last.reshape(n * h * w, c), None
+    if is_channels_last(x):
+        return xp.moveaxis(x, 1, -1).reshape(n * h * w, c), None
     padded = _padded_channels_last(x, (0, 0, 0, 0), 1, keep=keep)
     return padded.reshape(n * h * w, c), padded
 

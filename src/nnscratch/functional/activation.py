@@ -30,12 +30,19 @@ def sigmoid_array(x, out=None):
     xp = backend.array_module(x)
     if x.dtype.kind not in "fc":
         x = x.astype(backend.get_default_dtype())
-    with np.errstate(over="ignore"):  # (CuPy warns of none)
-        s = xp.asarray(xp.negative(x, out=out))  # asarray: a 0-d input gives a scalar
-        xp.exp(s, out=s)
-        s += 1
-        xp.divide(1, s, out=s)
-    return s
+    s = _one_plus_exp_minus(x, out)
+    return xp.divide(1, s, out=s)
+
+
+def _one_plus_exp_minus(x, out=None):
+    """1 + e^-x, in `out` (else a new array); the overflow to inf far left is silenced
+    (CuPy warns of none)."""
+    xp = backend.array_module(x)
+    with np.errstate(over="ignore"):
+        e = xp.asarray(xp.negative(x, out=out))  # asarray: a 0-d input gives a scalar
+        xp.exp(e, out=e)
+        e += 1
+    return e
 
 
 def step(input: Tensor) -> Tensor:
@@ -264,15 +271,10 @@ def silu(input: Tensor) -> Tensor:
 
     def forward_piece(rows):
         xs = x[rows]
-        e = out[rows] if s is None else s[rows]  # 1 + e^-x
-        with np.errstate(over="ignore"):  # (CuPy warns of none)
-            xp.exp(xp.negative(xs, out=e), out=e)
-            e += 1
-            if s is None:
-                xp.divide(xs, e, out=e)
-            else:
-                xp.divide(xs, e, out=out[rows])
-                xp.divide(1, e, out=e)
+        e = _one_plus_exp_minus(xs, out[rows] if s is None else s[rows])
+        xp.divide(xs, e, out=out[rows])  # (in place over e when s is not kept)
+        if s is not None:
+            xp.divide(1, e, out=e)
 
     parallel.over_pieces(len(x), x.size // max(len(x), 1), forward_piece, x)
 

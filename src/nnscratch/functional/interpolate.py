@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, record
-from ._common import inverse_order, memory_order
+from ._common import memory_order
 from ._geometry import int_tuple
 
 
@@ -91,14 +91,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             out = xp.repeat(out, repeats, axis=order.index(axis + 2)) if repeats > 1 else out
         else:
             out = xp.take(out, xp.asarray(index), axis=order.index(axis + 2))
-    out = out.transpose(inverse_order(order))
+    out = out.transpose(np.argsort(order).tolist())
 
     def backward(g):
         g_order = memory_order(g)
         grad = g.transpose(g_order)
         for axis, (index, n) in enumerate(zip(sources, in_size, strict=True)):
             grad = _gather_backward(grad, index, n, g_order.index(axis + 2))
-        return (grad.transpose(inverse_order(g_order)),)
+        return (grad.transpose(np.argsort(g_order).tolist()),)
 
     return record(out, (input,), backward, op)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import autograd, backend, parallel
 from ..tensor import Tensor, record
+from ._common import in_layout_of
 from ._geometry import check_pool_padding, int_tuple, output_sizes
 from .elementwise import abs as _abs
 from .elementwise import neg as _neg
@@ -126,17 +127,6 @@ def _unpad(grad, win: _Windows):
     return grad[win.interior] if any(a or b for a, b in win.pads) else grad
 
 
-def _in_layout_of(a, template):
-    """a, or a copy of it in the memory order of `template` (same shape): ufuncs over
-    operands of one layout run along contiguous memory, mixed ones do not."""
-    order = np.argsort(template.strides, kind="stable")
-    if (np.argsort(a.strides, kind="stable") == order).all():
-        return a
-    out = backend.array_module(a).empty_like(template, dtype=a.dtype)
-    out[...] = a
-    return out
-
-
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -193,7 +183,7 @@ def _max_pool(input: Tensor, spatial: int, kernel_size, stride, padding, dilatio
         grad = xp.empty_like(x_pad, dtype=g.dtype)
         if unbatched:
             g = g[None]
-        g = _in_layout_of(g, argmax)
+        g = in_layout_of(g, argmax)
 
         def route(chunk):  # each window's g to its maximum, for samples `chunk`
             into, part, best = grad[chunk], g[chunk], argmax[chunk]
